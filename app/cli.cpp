@@ -1,12 +1,49 @@
 #include "cli.h"
 
+#include "run_command.h"
+#include "run_options.h"
+
 #include <cstdio>
+#include <string>
+#include <vector>
 
 namespace adclick::app {
 
+namespace {
+    const char* kUsage = "Usage: adclick <command> [options]\n\n"
+                         "Counts ad clicks per ad and minute of event time, exactly once.\n\n"
+                         "Commands:\n"
+                         "  run        run the speed layer headless and print windows, late counts and top ads\n"
+                         "  help       this text; `adclick <command> --help` for a command's options\n"
+                         "  version    print the version\n";
+}
+
 int runCli(int argc, char** argv)
 {
-    std::fprintf(stderr, "adclick: no command yet\n");
+    std::vector<std::string> args(argv + 1, argv + argc);
+    if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
+        std::fputs(kUsage, stdout);
+        return args.empty() ? 2 : 0;
+    }
+    if (args[0] == "version" || args[0] == "--version") {
+        std::puts("adclick 0.1.0");
+        return 0;
+    }
+    const std::string command = args[0];
+    args.erase(args.begin());
+    if (command == "run") {
+        ParsedRun parsed = parseRunOptions(args);
+        if (parsed.help) {
+            std::fputs(runHelpText().c_str(), stdout);
+            return 0;
+        }
+        if (!parsed.error.empty()) {
+            std::fprintf(stderr, "adclick run: %s\n", parsed.error.c_str());
+            return 2;
+        }
+        return runRunCommand(parsed.options, stdout, stderr);
+    }
+    std::fprintf(stderr, "adclick: unknown command '%s' (see adclick help)\n", command.c_str());
     return 2;
 }
 

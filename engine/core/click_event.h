@@ -52,9 +52,21 @@ struct alignas(64) ClickEvent {
     std::uint8_t flags = 0;       ///< kFlag* bits
 
     static constexpr std::uint8_t kFlagIpv6 = 1;
+    static constexpr std::uint8_t kDispositionShift = 1;
+    static constexpr std::uint8_t kDispositionMask = 3 << kDispositionShift;
 
     bool hasClickId() const { return clickId != 0; }
     bool isIpv6() const { return flags & kFlagIpv6; }
+    /// What the speed layer did with the event (kept in the raw log for reconciliation).
+    enum class Disposition : std::uint8_t { Counted = 0, LateDropped = 1, LateUpdated = 2, Duplicate = 3 };
+    Disposition disposition() const
+    {
+        return static_cast<Disposition>((flags & kDispositionMask) >> kDispositionShift);
+    }
+    void setDisposition(Disposition d)
+    {
+        flags = static_cast<std::uint8_t>((flags & ~kDispositionMask) | (static_cast<std::uint8_t>(d) << kDispositionShift));
+    }
     SourcePosition position() const { return { offset, partition }; }
     void setPosition(SourcePosition p)
     {

@@ -1,0 +1,155 @@
+#pragma once
+
+#include "core/hash.h"
+
+#include <cstdint>
+#include <memory>
+#include <utility>
+
+namespace adclick::engine {
+
+/// Open-addressing hash map from non-zero 64-bit keys to trivially copyable values
+/// (linear probing, power-of-two capacity, max load 1/2). Key 0 marks an empty slot, so
+/// callers must never insert 0. No erase: tables are cleared or dropped as a whole
+/// (windows, slots, generations), which keeps probing simple and the hot path branch-light.
+/// Not thread-safe.
+template <typename V>
+class FlatU64Map {
+public:
+    using value_type = V;
+    struct Slot {
+        std::uint64_t key;
+        V value;
+    };
+
+    explicit FlatU64Map(std::size_t initialCapacity = 16) { allocate(roundUp(initialCapacity)); }
+
+    /// Reference to the value of key, default-constructing it (V{}) when new. key != 0.
+    V& operator[](std::uint64_t key)
+    {
+        std::size_t i = mix64(key) & m_mask;
+        while (true) {
+            Slot& s = m_slots[i];
+            if (s.key == key)
+                return s.value;
+            if (s.key == 0) {
+                if ((m_size + 1) * 2 > m_capacity) {
+                    grow();
+                    return (*this)[key];
+                }
+                s.key = key;
+                s.value = V {};
+                ++m_size;
+                return s.value;
+            }
+            i = (i + 1) & m_mask;
+        }
+    }
+
+    /// Pointer to the value of key or nullptr.
+    const V* find(std::uint64_t key) const
+    {
+        std::size_t i = mix64(key) & m_mask;
+        while (true) {
+            const Slot& s = m_slots[i];
+            if (s.key == key)
+                return &s.value;
+            if (s.key == 0)
+                return nullptr;
+            i = (i + 1) & m_mask;
+        }
+    }
+    V* find(std::uint64_t key) { return const_cast<V*>(std::as_const(*this).find(key)); }
+    bool contains(std::uint64_t key) const { return find(key) != nullptr; }
+
+    /// Removes key if present (backward-shift deletion keeps probe chains intact).
+    bool erase(std::uint64_t key)
+    {
+        std::size_t i = mix64(key) & m_mask;
+        while (m_slots[i].key != key) {
+            if (m_slots[i].key == 0)
+                return false;
+            i = (i + 1) & m_mask;
+        }
+        std::size_t hole = i;
+        std::size_t j = i;
+        while (true) {
+            j = (j + 1) & m_mask;
+            if (m_slots[j].key == 0)
+                break;
+            const std::size_t home = mix64(m_slots[j].key) & m_mask;
+            // Move j into the hole unless its home lies cyclically in (hole, j].
+            const bool homeInRange = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
+            if (!homeInRange) {
+                m_slots[hole] = m_slots[j];
+                hole = j;
+            }
+        }
+        m_slots[hole].key = 0;
+        --m_size;
+        return true;
+    }
+
+    std::size_t size() const { return m_size; }
+    bool empty() const { return m_size == 0; }
+    std::size_t capacity() const { return m_capacity; }
+    std::size_t memoryBytes() const { return m_capacity * sizeof(Slot); }
+
+    /// Removes every entry; keeps the allocation when it is not much larger than needed.
+    void clear()
+    {
+        if (m_capacity > 1024 && m_size * 8 < m_capacity)
+            allocate(roundUp(m_size * 2 + 16));
+        else
+            for (std::size_t i = 0; i < m_capacity; ++i)
+                m_slots[i].key = 0;
+        m_size = 0;
+    }
+
+    /// Calls f(key, value) for every entry, in slot order.
+    template <typename F>
+    void forEach(F&& f) const
+    {
+        for (std::size_t i = 0; i < m_capacity; ++i)
+            if (m_slots[i].key != 0)
+                f(m_slots[i].key, m_slots[i].value);
+    }
+
+private:
+    static std::size_t roundUp(std::size_t n)
+    {
+        std::size_t c = 16;
+        while (c < n * 2)
+            c <<= 1;
+        return c;
+    }
+    void allocate(std::size_t capacity)
+    {
+        m_slots = std::make_unique<Slot[]>(capacity); // value-initialised: all keys 0
+        m_capacity = capacity;
+        m_mask = capacity - 1;
+        m_size = 0;
+    }
+    void grow()
+    {
+        std::unique_ptr<Slot[]> old = std::move(m_slots);
+        const std::size_t oldCapacity = m_capacity;
+        allocate(oldCapacity * 2);
+        for (std::size_t i = 0; i < oldCapacity; ++i) {
+            if (old[i].key == 0)
+                continue;
+            std::size_t j = mix64(old[i].key) & m_mask;
+            while (m_slots[j].key != 0)
+                j = (j + 1) & m_mask;
+            m_slots[j] = old[i];
+            ++m_size;
+        }
+    }
+
+    std::unique_ptr<Slot[]> m_slots;
+    std::size_t m_capacity = 0;
+    std::size_t m_mask = 0;
+    std::size_t m_size = 0;
+};
+
+} // namespace adclick::engine

@@ -1,0 +1,49 @@
+#pragma once
+
+#include "ingest/event_source.h"
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace adclick::engine {
+
+/// Replays records held in memory: pre-generated events for benchmarks, hand-made
+/// sequences for tests. Batch sizes are fixed or drawn at random in [minBatch, maxBatch]
+/// from a seed, so a test can show that batch boundaries do not change results. Positions
+/// are taken from the events as given. Not thread-safe.
+class VectorSource final : public EventSource {
+public:
+    struct Record {
+        ClickEvent event;
+        bool rejected = false;      ///< true: `rejection` is delivered instead of `event`
+        RejectedRecord rejection;
+        TimeMs processingTimeMs = 0; ///< processing time at which this record arrives
+    };
+
+    VectorSource(std::vector<Record> records, std::uint32_t partitions);
+    /// Convenience: accepted events only, all arriving at processing time processingTimeMs.
+    static std::vector<Record> fromEvents(const std::vector<ClickEvent>& events, TimeMs processingTimeMs);
+
+    /// Batch sizes drawn uniformly from [minBatch, maxBatch] with `seed` (min == max: fixed).
+    void setBatchSizes(std::size_t minBatch, std::size_t maxBatch, std::uint64_t seed = 1);
+
+    PollResult poll(IngestBatch& batch, std::size_t maxEvents) override;
+    std::uint32_t partitionCount() const override { return m_partitions; }
+    std::string describe() const override;
+    /// Seeks to the record after the first record whose position equals (partition, offset).
+    bool seek(std::uint32_t partition, std::int64_t offset) override;
+    void rewind() { m_next = 0; }
+    std::size_t remaining() const { return m_records.size() - m_next; }
+
+private:
+    std::vector<Record> m_records;
+    std::uint32_t m_partitions;
+    std::size_t m_next = 0;
+    std::size_t m_minBatch = 0;
+    std::size_t m_maxBatch = 0;
+    std::mt19937_64 m_rng;
+};
+
+} // namespace adclick::engine

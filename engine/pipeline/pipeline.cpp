@@ -1,0 +1,273 @@
+#include "pipeline/pipeline.h"
+
+#include "pipeline/shard_pool.h"
+
+#include <algorithm>
+#include <string>
+
+namespace adclick::engine {
+
+namespace {
+    constexpr TimeMs kEndOfTimeMs = INT64_MAX / 4;
+
+    std::string describeFutureEvent(const ClickEvent& e, TimeMs nowMs)
+    {
+        return "{\"error\":\"event time too far ahead of processing time\",\"click_timestamp_ms\":"
+            + std::to_string(e.eventTimeMs) + ",\"processing_time_ms\":" + std::to_string(nowMs) + "}";
+    }
+} // namespace
+
+Pipeline::Pipeline(PipelineConfig config, EventSource& source, Clock& clock)
+    : m_config(config)
+    , m_source(source)
+    , m_clock(clock)
+    , m_watermarks(config.watermark, source.partitionCount(), clock.nowMs())
+    , m_dedup(config.dedupHorizonMs)
+    , m_startWall(std::chrono::steady_clock::now())
+    , m_lastSnapshotWall(m_startWall)
+{
+    if (m_config.shards == 0)
+        m_config.shards = 1;
+    if (m_config.batchSize == 0)
+        m_config.batchSize = 4096;
+    for (std::uint32_t i = 0; i < m_config.shards; ++i) {
+        m_shards.push_back(std::make_unique<Shard>(m_config));
+        m_shards.back()->input.reserve(m_config.batchSize);
+    }
+    m_pool = std::make_unique<ShardPool>(m_config.shards);
+    m_batch.events.reserve(m_config.batchSize);
+    auto initial = std::make_shared<PipelineSnapshot>();
+    initial->source = source.describe();
+    initial->shards = m_config.shards;
+    m_snapshot = std::move(initial);
+}
+
+Pipeline::~Pipeline() = default;
+
+PollResult Pipeline::step()
+{
+    m_batch.clear();
+    m_batch.processingTimeMs = 0;
+    const PollResult r = m_source.poll(m_batch, m_config.batchSize);
+    TimeMs now = m_batch.processingTimeMs;
+    if (auto* vc = dynamic_cast<VirtualClock*>(&m_clock); vc && now > 0)
+        vc->advanceTo(now);
+    now = std::max(now, m_clock.nowMs());
+    if (m_source.partitionCount() > m_watermarks.partitions().size())
+        m_watermarks.resize(m_source.partitionCount());
+    const TimeMs wmBefore = m_watermarks.advanceProcessingTime(now);
+    (void)wmBefore;
+    m_batch.processingTimeMs = now;
+
+    if (!m_batch.events.empty() || !m_batch.rejected.empty()) {
+        classify(m_batch);
+        for (PipelineSink* s : m_sinks)
+            s->onBatch(m_batch);
+        ++m_counters.batches;
+    }
+    aggregate(m_watermarks.watermark());
+    deliverResults();
+
+    const auto wall = std::chrono::steady_clock::now();
+    if (wall - m_lastSnapshotWall >= std::chrono::milliseconds(m_config.snapshotIntervalMs))
+        publishSnapshot();
+    return r;
+}
+
+void Pipeline::classify(IngestBatch& batch)
+{
+    m_counters.received += batch.events.size() + batch.rejected.size();
+    for (const RejectedRecord& rr : batch.rejected)
+        m_counters.rejected.add(rr.reason);
+
+    const TimeMs now = batch.processingTimeMs;
+    const TimeMs windowMs = m_config.window.windowMs;
+    const TimeMs finalAfter = windowMs + m_config.window.allowedLatenessMs;
+    const bool update = m_config.window.latePolicy == LatePolicy::Update;
+    const TimeMs retention = m_config.window.updateRetentionMs;
+    const std::uint32_t shards = m_config.shards;
+    TimeMs wm = m_watermarks.watermark();
+
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < batch.events.size(); ++i) {
+        ClickEvent e = batch.events[i];
+        if (m_config.maxFutureMs > 0 && e.eventTimeMs > now + m_config.maxFutureMs) {
+            batch.rejected.push_back({ RejectReason::TimestampOutOfRange, e.position(), describeFutureEvent(e, now) });
+            m_counters.rejected.add(RejectReason::TimestampOutOfRange);
+            continue;
+        }
+        ++m_counters.accepted;
+        if (m_config.deduplicate && e.hasClickId() && m_dedup.isDuplicate(e.clickId, wm)) {
+            e.setDisposition(ClickEvent::Disposition::Duplicate);
+            ++m_counters.duplicates;
+        } else {
+            // Lateness is judged against the watermark before this event, so the decision
+            // depends only on arrival order, never on batch or shard boundaries.
+            const TimeMs closesAt = windowStartOf(e.eventTimeMs, windowMs) + finalAfter;
+            if (closesAt > wm) {
+                e.setDisposition(ClickEvent::Disposition::Counted);
+                ++m_counters.counted;
+            } else if (update && closesAt + retention > wm) {
+                e.setDisposition(ClickEvent::Disposition::LateUpdated);
+                ++m_counters.counted;
+                ++m_counters.lateUpdated;
+                m_lateness.add(wm - e.eventTimeMs);
+            } else {
+                e.setDisposition(ClickEvent::Disposition::LateDropped);
+                ++m_counters.lateDropped;
+                m_lateness.add(wm - e.eventTimeMs);
+            }
+            wm = m_watermarks.observe(e.partition, e.eventTimeMs);
+            m_shards[shardOfAd(e.adId, shards)]->input.push_back(e);
+        }
+        batch.events[kept++] = e;
+    }
+    batch.events.resize(kept);
+}
+
+void Pipeline::aggregate(TimeMs watermarkMs)
+{
+    m_pool->run([&](std::uint32_t i) {
+        Shard& s = *m_shards[i];
+        if (!s.input.empty()) {
+            s.windows.add(s.input.data(), s.input.size());
+            for (const ClickEvent& e : s.input) {
+                const auto d = e.disposition();
+                if (d == ClickEvent::Disposition::Counted || d == ClickEvent::Disposition::LateUpdated)
+                    s.topK.add(e.adId, e.eventTimeMs);
+            }
+            s.input.clear();
+        }
+        s.windows.advanceWatermark(watermarkMs);
+        s.topK.advanceWatermark(watermarkMs);
+    });
+}
+
+void Pipeline::deliverResults()
+{
+    m_results.clear();
+    m_lateDrops.clear();
+    m_summaries.clear();
+    for (auto& s : m_shards) {
+        s->windows.drainClosed(m_results);
+        s->windows.drainLateDrops(m_lateDrops);
+        s->windows.drainSummaries(m_summaries);
+    }
+    if (m_results.empty() && m_lateDrops.empty() && m_summaries.empty())
+        return;
+    // Shards finalise the same window starts together; merge their per-shard summaries.
+    std::sort(m_summaries.begin(), m_summaries.end(),
+        [](const WindowSummary& a, const WindowSummary& b) { return a.windowStartMs < b.windowStartMs; });
+    std::vector<WindowSummary> merged;
+    for (const WindowSummary& w : m_summaries) {
+        if (!merged.empty() && merged.back().windowStartMs == w.windowStartMs) {
+            merged.back().counted += w.counted;
+            merged.back().cells += w.cells;
+            merged.back().ads += w.ads; // ads are partitioned across shards: disjoint
+            merged.back().lateDropped += w.lateDropped;
+        } else {
+            merged.push_back(w);
+        }
+    }
+    m_summaries.swap(merged);
+    m_counters.windowsFinalised += m_summaries.size();
+    m_counters.cellsEmitted += m_results.size();
+    for (const WindowSummary& w : m_summaries)
+        m_recentSummaries.push_back(w);
+    if (m_recentSummaries.size() > m_config.recentWindowSummaries)
+        m_recentSummaries.erase(m_recentSummaries.begin(),
+            m_recentSummaries.end() - static_cast<std::ptrdiff_t>(m_config.recentWindowSummaries));
+    for (PipelineSink* s : m_sinks)
+        s->onResults(m_results, m_lateDrops, m_summaries);
+}
+
+PollResult Pipeline::run(TimeMs untilProcessingTimeMs)
+{
+    PollResult r = PollResult::Idle;
+    while (!stopRequested()) {
+        r = step();
+        if (r == PollResult::EndOfStream)
+            break;
+        if (untilProcessingTimeMs > 0 && m_clock.nowMs() >= untilProcessingTimeMs)
+            break;
+    }
+    publishSnapshot();
+    return r;
+}
+
+void Pipeline::finish()
+{
+    if (m_finished)
+        return;
+    m_finished = true;
+    // Snapshot the last window's top-K before the end-of-input watermark empties the slots.
+    publishSnapshot();
+    auto last = snapshot();
+    m_watermarks.forceWatermark(kEndOfTimeMs);
+    aggregate(kEndOfTimeMs);
+    deliverResults();
+    auto fin = std::make_shared<PipelineSnapshot>(*last);
+    fin->finished = true;
+    fin->counters = m_counters;
+    fin->recentWindows = m_recentSummaries;
+    fin->openWindows = 0;
+    fin->openCells = 0;
+    std::lock_guard lock(m_snapshotMutex);
+    fin->sequence = ++m_snapshotSequence;
+    m_snapshot = std::move(fin);
+}
+
+TopKResult Pipeline::topK(std::uint32_t k)
+{
+    const TimeMs wm = m_watermarks.watermark();
+    if (wm <= kMinTimeMs || m_finished)
+        return {};
+    std::vector<const TopKTracker*> trackers;
+    const TimeMs end = m_shards.front()->topK.windowEndFor(wm);
+    m_pool->run([&](std::uint32_t i) { m_shards[i]->topK.prepareQuery(end); });
+    for (const auto& s : m_shards)
+        trackers.push_back(&s->topK);
+    return mergeTopK(trackers, end, k);
+}
+
+void Pipeline::publishSnapshot()
+{
+    auto snap = std::make_shared<PipelineSnapshot>();
+    const auto wall = std::chrono::steady_clock::now();
+    snap->source = m_source.describe();
+    snap->processingTimeMs = m_clock.nowMs();
+    snap->watermarkMs = m_watermarks.watermark();
+    snap->partitions = m_watermarks.partitions();
+    snap->idlePartitions = m_watermarks.idlePartitions();
+    for (const auto& p : snap->partitions)
+        snap->maxEventTimeMs = std::max(snap->maxEventTimeMs, p.maxEventTimeMs);
+    snap->counters = m_counters;
+    snap->lateness = m_lateness;
+    snap->wallSeconds = std::chrono::duration<double>(wall - m_startWall).count();
+    const double dt = std::chrono::duration<double>(wall - m_lastSnapshotWall).count();
+    snap->eventsPerWallSecond = dt > 0 ? static_cast<double>(m_counters.received - m_lastSnapshotReceived) / dt : 0;
+    snap->shards = m_config.shards;
+    for (const auto& s : m_shards) {
+        snap->openWindows = std::max(snap->openWindows, s->windows.openWindows());
+        snap->openCells += s->windows.cellCount();
+        snap->stateBytes += s->windows.memoryBytes() + s->topK.sketchBytes() + s->topK.exactBytes();
+    }
+    snap->dedupIds = m_dedup.rememberedIds();
+    snap->stateBytes += m_dedup.memoryBytes();
+    snap->recentWindows = m_recentSummaries;
+    snap->topK = topK(m_config.topK.k);
+    snap->finished = m_finished;
+    m_lastSnapshotWall = wall;
+    m_lastSnapshotReceived = m_counters.received;
+    std::lock_guard lock(m_snapshotMutex);
+    snap->sequence = ++m_snapshotSequence;
+    m_snapshot = std::move(snap);
+}
+
+std::shared_ptr<const PipelineSnapshot> Pipeline::snapshot() const
+{
+    std::lock_guard lock(m_snapshotMutex);
+    return m_snapshot;
+}
+
+} // namespace adclick::engine

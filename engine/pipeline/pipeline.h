@@ -1,0 +1,121 @@
+#pragma once
+
+#include "core/clock.h"
+#include "ingest/event_source.h"
+#include "pipeline/pipeline_config.h"
+#include "pipeline/pipeline_snapshot.h"
+#include "window/click_deduplicator.h"
+#include "window/topk_tracker.h"
+#include "window/watermark_tracker.h"
+#include "window/window_aggregator.h"
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <vector>
+
+namespace adclick::engine {
+
+class ShardPool;
+
+/// Receives what the pipeline produces, on the ingest thread.
+class PipelineSink {
+public:
+    virtual ~PipelineSink() = default;
+    /// Every polled batch after classification: accepted events carry their disposition
+    /// (counted, late-dropped, late-updated, duplicate), rejected records their reason.
+    virtual void onBatch(const IngestBatch& batch) { }
+    /// Cells that became final (or were corrected), late drops and window summaries.
+    virtual void onResults(std::span<const WindowResult> results, std::span<const LateDropDelta> lateDrops,
+        std::span<const WindowSummary> summaries)
+    {
+    }
+};
+
+/// Wires a source through decode → watermark → de-duplication → late classification →
+/// sharded windows and top-K. step() runs one batch on the calling thread (the ingest
+/// thread); shards other than 0 run on their own threads in fork-join per batch.
+/// Only snapshot() and requestStop() may be called from other threads.
+class Pipeline {
+public:
+    Pipeline(PipelineConfig config, EventSource& source, Clock& clock);
+    ~Pipeline();
+    Pipeline(const Pipeline&) = delete;
+    Pipeline& operator=(const Pipeline&) = delete;
+
+    void addSink(PipelineSink* sink) { m_sinks.push_back(sink); }
+
+    /// Polls and processes one batch. Virtual clocks are advanced to the batch's processing time.
+    PollResult step();
+    /// Runs step() until the source ends, processing time reaches untilProcessingTimeMs
+    /// (if > 0), or requestStop(). Then publishes a final snapshot. Returns the last result.
+    PollResult run(TimeMs untilProcessingTimeMs = 0);
+    /// Ends the input: advances the watermark past every window so all become final.
+    void finish();
+    /// Thread-safe.
+    void requestStop() { m_stop.store(true, std::memory_order_release); }
+    bool stopRequested() const { return m_stop.load(std::memory_order_acquire); }
+
+    /// Thread-safe: the latest published snapshot (never null).
+    std::shared_ptr<const PipelineSnapshot> snapshot() const;
+    /// Ingest thread: builds and publishes a snapshot now (includes a fresh top-K).
+    void publishSnapshot();
+    /// Ingest thread: top-K over the latest complete window.
+    TopKResult topK(std::uint32_t k);
+
+    const PipelineConfig& config() const { return m_config; }
+    const PipelineCounters& counters() const { return m_counters; }
+    TimeMs watermark() const { return m_watermarks.watermark(); }
+    const WatermarkTracker& watermarks() const { return m_watermarks; }
+    /// Ingest thread: partial counts of open windows, f(const WindowKey&, const WindowAggregator::Cell&).
+    template <typename F>
+    void forEachOpenCell(F&& f) const
+    {
+        for (const auto& s : m_shards)
+            s->windows.forEachOpenCell(f);
+    }
+
+private:
+    struct Shard {
+        explicit Shard(const PipelineConfig& c)
+            : windows(c.window)
+            , topK(c.topK)
+        {
+        }
+        WindowAggregator windows;
+        TopKTracker topK;
+        std::vector<ClickEvent> input;
+    };
+    void classify(IngestBatch& batch);
+    void aggregate(TimeMs watermarkMs);
+    void deliverResults();
+
+    PipelineConfig m_config;
+    EventSource& m_source;
+    Clock& m_clock;
+    WatermarkTracker m_watermarks;
+    ClickDeduplicator m_dedup;
+    std::vector<std::unique_ptr<Shard>> m_shards;
+    std::unique_ptr<ShardPool> m_pool;
+    std::vector<PipelineSink*> m_sinks;
+    IngestBatch m_batch;
+    PipelineCounters m_counters;
+    LatenessHistogram m_lateness;
+    std::vector<WindowResult> m_results;
+    std::vector<LateDropDelta> m_lateDrops;
+    std::vector<WindowSummary> m_summaries;
+    std::vector<WindowSummary> m_recentSummaries;
+    std::atomic<bool> m_stop { false };
+    bool m_finished = false;
+
+    mutable std::mutex m_snapshotMutex;
+    std::shared_ptr<const PipelineSnapshot> m_snapshot;
+    std::uint64_t m_snapshotSequence = 0;
+    std::chrono::steady_clock::time_point m_startWall;
+    std::chrono::steady_clock::time_point m_lastSnapshotWall;
+    std::uint64_t m_lastSnapshotReceived = 0;
+};
+
+} // namespace adclick::engine

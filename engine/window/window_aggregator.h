@@ -1,0 +1,86 @@
+#pragma once
+
+#include "core/click_event.h"
+#include "core/flat_u64_map.h"
+#include "window/window_types.h"
+
+#include <map>
+#include <memory>
+#include <vector>
+
+namespace adclick::engine {
+
+/// Tumbling event-time windows of one shard, keyed by (ad, country, device).
+/// Contract: add() takes events already classified by the router (ClickEvent::disposition:
+/// Counted, LateUpdated, LateDropped; Duplicate is ignored); advanceWatermark(t) finalises
+/// every window with end + allowedLateness ≤ t; drain*() hand out what became final.
+/// Lateness is decided by the router per event, so the final counts do not depend on batch
+/// boundaries or shard count. The per-event path does not lock and, once tables have grown,
+/// does not allocate. Not thread-safe: one shard thread owns it.
+class WindowAggregator {
+public:
+    struct Cell {
+        std::uint32_t count = 0;
+        std::uint32_t lateUpdated = 0;
+    };
+
+    explicit WindowAggregator(WindowConfig config);
+    ~WindowAggregator();
+
+    void add(const ClickEvent* events, std::size_t n);
+    void advanceWatermark(TimeMs watermarkMs);
+
+    /// Moves newly final cells (and late-update corrections) into out.
+    void drainClosed(std::vector<WindowResult>& out);
+    void drainLateDrops(std::vector<LateDropDelta>& out);
+    void drainSummaries(std::vector<WindowSummary>& out);
+
+    /// Calls f(const WindowKey&, const Cell&) for every cell of windows still open (partial counts).
+    template <typename F>
+    void forEachOpenCell(F&& f) const
+    {
+        for (const auto& [start, w] : m_windows) {
+            if (w->closed)
+                continue;
+            w->cells.forEach([&](std::uint64_t k, const Cell& c) {
+                f(WindowKey { cellAd(k), start, cellCountry(k), cellDevice(k) }, c);
+            });
+        }
+    }
+
+    std::size_t openWindows() const;
+    std::size_t cellCount() const;
+    std::size_t memoryBytes() const;
+    std::uint64_t counted() const { return m_counted; }
+    std::uint64_t lateUpdated() const { return m_lateUpdated; }
+    std::uint64_t lateDropped() const { return m_lateDropped; }
+    const WindowConfig& config() const { return m_config; }
+
+private:
+    struct Window {
+        FlatU64Map<Cell> cells { 256 };
+        FlatU64Map<std::uint8_t> dirty { 16 }; ///< cells changed by late updates since the last emission
+        std::uint64_t counted = 0;
+        std::uint64_t lateDropped = 0;
+        std::uint32_t revision = 0;
+        bool closed = false;
+    };
+    Window& windowFor(TimeMs startMs);
+    void emitAll(TimeMs startMs, Window& w);
+    void emitDirty(TimeMs startMs, Window& w);
+
+    WindowConfig m_config;
+    std::map<TimeMs, std::unique_ptr<Window>> m_windows;
+    TimeMs m_cachedStart = kMinTimeMs;
+    Window* m_cached = nullptr;
+    std::vector<std::unique_ptr<Window>> m_pool; ///< recycled windows (keeps table allocations)
+    std::map<TimeMs, FlatU64Map<std::uint32_t>> m_lateDrops;
+    std::vector<WindowResult> m_closed;
+    std::vector<WindowSummary> m_summaries;
+    TimeMs m_watermarkMs = kMinTimeMs;
+    std::uint64_t m_counted = 0;
+    std::uint64_t m_lateUpdated = 0;
+    std::uint64_t m_lateDropped = 0;
+};
+
+} // namespace adclick::engine
