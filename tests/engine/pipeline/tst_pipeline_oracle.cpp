@@ -180,6 +180,73 @@ private slots:
         }
     }
 
+    void windowBoundaryAndLateByOneMs()
+    {
+        // One partition, bound 1 s, 60 s windows, no allowed lateness.
+        const TimeMs t0 = 1767225600000LL; // a minute boundary
+        auto ev = [&](TimeMs offset, AdId ad) {
+            ClickEvent e;
+            e.eventTimeMs = t0 + offset;
+            e.adId = ad;
+            e.country = packCountry('U', 'S');
+            return e;
+        };
+        const std::vector<ClickEvent> events {
+            ev(60999, 1), // watermark t0 + 59.999 s: the first window is one ms from final
+            ev(0, 1),     // on time, exactly at the first window's start
+            ev(61000, 1), // watermark t0 + 60 s: the first window is final
+            ev(59999, 1), // late by 1 ms: dropped
+            ev(60000, 2), // exactly on the boundary: belongs to the second window, on time
+        };
+        auto cfg = config(LatePolicy::Drop, 0, 1);
+        cfg.watermark.boundMs = 1000;
+        VirtualClock clock(t0);
+        VectorSource source(VectorSource::fromEvents(events, t0), 1);
+        source.setBatchSizes(1, 1);
+        Pipeline p(cfg, source, clock);
+        CollectingSink sink;
+        p.addSink(&sink);
+        p.run();
+        QCOMPARE(p.watermark(), t0 + 60000);
+        QCOMPARE(p.counters().lateDropped, std::uint64_t(1));
+        QCOMPARE(p.counters().counted, std::uint64_t(4));
+        const WindowKey first { 1, t0, packCountry('U', 'S'), DeviceClass::Other };
+        QCOMPARE(sink.cells.at(first).count, std::uint64_t(1)); // final, emitted before the end of input
+        QCOMPARE(sink.lateDrops.at(first), std::uint64_t(1));
+        p.finish();
+        QCOMPARE(sink.cells.at(WindowKey { 1, t0 + 60000, packCountry('U', 'S'), DeviceClass::Other }).count,
+            std::uint64_t(2));
+        QCOMPARE(sink.cells.at(WindowKey { 2, t0 + 60000, packCountry('U', 'S'), DeviceClass::Other }).count,
+            std::uint64_t(1));
+    }
+
+    void lateUpdateCorrectsFinalWindow()
+    {
+        const TimeMs t0 = 1767225600000LL;
+        std::vector<ClickEvent> events(3);
+        for (auto& e : events)
+            e.adId = 5;
+        events[0].eventTimeMs = t0 + 10;
+        events[1].eventTimeMs = t0 + 200000; // watermark t0 + 199 s: first window final
+        events[2].eventTimeMs = t0 + 20;     // late: corrects the final window
+        auto cfg = config(LatePolicy::Update, 0, 1);
+        cfg.watermark.boundMs = 1000;
+        cfg.window.updateRetentionMs = 10 * kMsPerMinute;
+        VirtualClock clock(t0);
+        VectorSource source(VectorSource::fromEvents(events, t0), 1);
+        source.setBatchSizes(1, 1);
+        Pipeline p(cfg, source, clock);
+        CollectingSink sink;
+        p.addSink(&sink);
+        p.run();
+        const WindowKey key { 5, t0, 0, DeviceClass::Other };
+        QCOMPARE(sink.cells.at(key).count, std::uint64_t(2));
+        QCOMPARE(sink.cells.at(key).lateUpdated, std::uint64_t(1));
+        QCOMPARE(sink.emissions.at(key), 2); // the first emission and one correction
+        QCOMPARE(p.counters().lateUpdated, std::uint64_t(1));
+        QCOMPARE(p.counters().lateDropped, std::uint64_t(0));
+    }
+
     void rejectedRecordsAreCountedPerReason()
     {
         RandomStreamSpec spec;
