@@ -65,7 +65,7 @@ PollResult Pipeline::step()
             s->onBatch(m_batch);
         ++m_counters.batches;
     }
-    aggregate(m_watermarks.watermark());
+    aggregate(m_watermarks.watermark(), m_config.shards == 1 ? &m_batch.events : nullptr);
     deliverResults();
 
     const auto wall = std::chrono::steady_clock::now();
@@ -87,6 +87,8 @@ void Pipeline::classify(IngestBatch& batch)
     const TimeMs retention = m_config.window.updateRetentionMs;
     const std::uint32_t shards = m_config.shards;
     TimeMs wm = m_watermarks.watermark();
+    TimeMs cachedStart = kMinTimeMs; // window of the previous event: avoids a division per event
+    const bool inPlace = shards == 1; // one shard reads batch.events directly (no copy)
 
     std::size_t kept = 0;
     for (std::size_t i = 0; i < batch.events.size(); ++i) {
@@ -103,7 +105,9 @@ void Pipeline::classify(IngestBatch& batch)
         } else {
             // Lateness is judged against the watermark before this event, so the decision
             // depends only on arrival order, never on batch or shard boundaries.
-            const TimeMs closesAt = windowStartOf(e.eventTimeMs, windowMs) + finalAfter;
+            if (e.eventTimeMs < cachedStart || e.eventTimeMs >= cachedStart + windowMs)
+                cachedStart = windowStartOf(e.eventTimeMs, windowMs);
+            const TimeMs closesAt = cachedStart + finalAfter;
             if (closesAt > wm) {
                 e.setDisposition(ClickEvent::Disposition::Counted);
                 ++m_counters.counted;
@@ -118,20 +122,27 @@ void Pipeline::classify(IngestBatch& batch)
                 m_lateness.add(wm - e.eventTimeMs);
             }
             wm = m_watermarks.observe(e.partition, e.eventTimeMs);
-            m_shards[shardOfAd(e.adId, shards)]->input.push_back(e);
+            if (!inPlace)
+                m_shards[shardOfAd(e.adId, shards)]->input.push_back(e);
         }
         batch.events[kept++] = e;
     }
     batch.events.resize(kept);
 }
 
-void Pipeline::aggregate(TimeMs watermarkMs)
+void Pipeline::aggregate(TimeMs watermarkMs, const std::vector<ClickEvent>* inPlace)
 {
     m_pool->run([&](std::uint32_t i) {
         Shard& s = *m_shards[i];
-        if (!s.input.empty()) {
-            s.windows.add(s.input.data(), s.input.size());
-            for (const ClickEvent& e : s.input) {
+        const std::vector<ClickEvent>& events = inPlace ? *inPlace : s.input;
+        if (!events.empty()) {
+            s.windows.add(events.data(), events.size());
+            constexpr std::size_t kLookahead = 12;
+            const std::size_t n = events.size();
+            for (std::size_t j = 0; j < n; ++j) {
+                if (j + kLookahead < n)
+                    s.topK.prefetch(events[j + kLookahead].adId, events[j + kLookahead].eventTimeMs);
+                const ClickEvent& e = events[j];
                 const auto d = e.disposition();
                 if (d == ClickEvent::Disposition::Counted || d == ClickEvent::Disposition::LateUpdated)
                     s.topK.add(e.adId, e.eventTimeMs);

@@ -89,7 +89,8 @@ private:
         std::vector<ClickEvent> input;
     };
     void classify(IngestBatch& batch);
-    void aggregate(TimeMs watermarkMs);
+    /// inPlace: with one shard, the batch's events are aggregated where they are.
+    void aggregate(TimeMs watermarkMs, const std::vector<ClickEvent>* inPlace = nullptr);
     void deliverResults();
 
     PipelineConfig m_config;

@@ -18,6 +18,7 @@ TopKTracker::Slot::Slot(const TopKConfig& c)
 
 void TopKTracker::Slot::reset()
 {
+    std::fill(dense.begin(), dense.end(), 0u);
     exact.clear();
     sketch.clear();
     candidateIndex.clear();
@@ -59,14 +60,25 @@ TopKTracker::Slot& TopKTracker::slotFor(std::int64_t index)
 
 void TopKTracker::add(AdId ad, TimeMs eventTimeMs)
 {
-    const std::int64_t index = windowStartOf(eventTimeMs, m_config.slideMs) / m_config.slideMs;
-    if (index < m_lowestSlot) {
-        ++m_ignored;
-        return;
+    Slot* slot = m_cached;
+    if (eventTimeMs < m_cachedFromMs || eventTimeMs >= m_cachedFromMs + m_config.slideMs || !slot) {
+        const std::int64_t index = windowStartOf(eventTimeMs, m_config.slideMs) / m_config.slideMs;
+        if (index < m_lowestSlot) {
+            ++m_ignored;
+            return;
+        }
+        slot = &slotFor(index);
+        m_cachedFromMs = index * m_config.slideMs;
     }
-    Slot& s = index == m_cachedIndex ? *m_cached : slotFor(index);
+    Slot& s = *slot;
     const std::uint64_t key = adKey(ad);
-    ++s.exact[key];
+    if (ad < kDenseAds) {
+        if (ad >= s.dense.size()) // grows a few times per slot lifetime, then never
+            s.dense.resize(std::min<std::size_t>(kDenseAds, std::max<std::size_t>(ad + 1, s.dense.size() * 2)), 0u);
+        ++s.dense[ad];
+    } else {
+        ++s.exact[key];
+    }
     ++s.events;
     trackCandidate(s, ad, s.sketch.updateAndEstimate(key));
 }
@@ -124,6 +136,7 @@ void TopKTracker::advanceWatermark(TimeMs watermarkMs)
         if (s.get() == m_cached) {
             m_cached = nullptr;
             m_cachedIndex = INT64_MIN;
+            m_cachedFromMs = kMinTimeMs;
         }
         s->reset();
         if (m_pool.size() < 4)
@@ -134,6 +147,8 @@ void TopKTracker::advanceWatermark(TimeMs watermarkMs)
 void TopKTracker::prepareQuery(TimeMs windowEndMs)
 {
     m_scratchExact.clear();
+    std::fill(m_scratchDense.begin(), m_scratchDense.end(), 0u);
+    m_scratchNonZero = 0;
     m_scratchSketch.clear();
     m_scratchCandidates.clear();
     m_scratchTotal = 0;
@@ -142,6 +157,10 @@ void TopKTracker::prepareQuery(TimeMs windowEndMs)
     FlatU64Map<std::uint8_t> seen(256);
     for (auto it = m_slots.lower_bound(first); it != m_slots.end() && it->first < last; ++it) {
         const Slot& s = *it->second;
+        if (s.dense.size() > m_scratchDense.size())
+            m_scratchDense.resize(s.dense.size(), 0u);
+        for (std::size_t i = 0; i < s.dense.size(); ++i)
+            m_scratchDense[i] += s.dense[i];
         s.exact.forEach([&](std::uint64_t k, std::uint32_t n) { m_scratchExact[k] += n; });
         m_scratchSketch.merge(s.sketch);
         for (const auto& c : s.candidates) {
@@ -153,6 +172,9 @@ void TopKTracker::prepareQuery(TimeMs windowEndMs)
         }
         m_scratchTotal += s.events;
     }
+    for (std::uint32_t n : m_scratchDense)
+        m_scratchNonZero += n != 0;
+    m_scratchNonZero += m_scratchExact.size();
 }
 
 std::size_t TopKTracker::sketchBytes() const
@@ -167,7 +189,7 @@ std::size_t TopKTracker::exactBytes() const
 {
     std::size_t n = 0;
     for (const auto& [i, s] : m_slots)
-        n += s->exact.memoryBytes();
+        n += s->exact.memoryBytes() + s->dense.capacity() * sizeof(std::uint32_t);
     return n;
 }
 
@@ -194,10 +216,8 @@ TopKResult mergeTopK(const std::vector<const TopKTracker*>& shards, TimeMs windo
     std::vector<TopKEntry> all;
     for (const TopKTracker* t : shards) {
         std::vector<TopKEntry> local;
-        local.reserve(t->scratchExact().size());
-        t->scratchExact().forEach([&](std::uint64_t key, std::uint64_t n) {
-            local.push_back({ static_cast<AdId>(key & 0xFFFFFFFFu), n });
-        });
+        local.reserve(t->scratchSize());
+        t->forEachScratch([&](AdId ad, std::uint64_t n) { local.push_back({ ad, n }); });
         const std::size_t keep = std::min<std::size_t>(k, local.size());
         std::partial_sort(local.begin(), local.begin() + static_cast<std::ptrdiff_t>(keep), local.end(), byCountThenAd);
         all.insert(all.end(), local.begin(), local.begin() + static_cast<std::ptrdiff_t>(keep));
@@ -234,8 +254,7 @@ TopKResult mergeTopK(const std::vector<const TopKTracker*>& shards, TimeMs windo
         const std::uint64_t key = TopKTracker::adKey(a.adId);
         std::uint64_t exact = 0;
         for (const TopKTracker* t : shards)
-            if (const std::uint64_t* n = t->scratchExact().find(key))
-                exact += *n;
+            exact += t->scratchCount(a.adId);
         const std::uint64_t err = a.count >= exact ? a.count - exact : exact - a.count;
         r.maxAbsError = std::max(r.maxAbsError, err);
         errSum += static_cast<double>(err);

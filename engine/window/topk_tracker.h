@@ -25,6 +25,16 @@ public:
 
     /// Counts one event of ad at eventTimeMs (events of already-dropped slots are ignored).
     void add(AdId ad, TimeMs eventTimeMs);
+    /// Prefetch hint for an event about to be added (same slot as the previous one only).
+    void prefetch(AdId ad, TimeMs eventTimeMs) const
+    {
+        if (m_cached && eventTimeMs >= m_cachedFromMs && eventTimeMs < m_cachedFromMs + m_config.slideMs) {
+            if (ad < m_cached->dense.size())
+                __builtin_prefetch(&m_cached->dense[ad], 1, 1);
+            else if (ad >= kDenseAds)
+                m_cached->exact.prefetch(adKey(ad));
+        }
+    }
     /// Drops slots that can no longer be part of a window ending at or after the watermark.
     void advanceWatermark(TimeMs watermarkMs);
 
@@ -32,7 +42,24 @@ public:
     TimeMs windowEndFor(TimeMs watermarkMs) const;
     /// Merges the slots of [windowEnd − windowMs, windowEnd) into scratch structures.
     void prepareQuery(TimeMs windowEndMs);
-    const FlatU64Map<std::uint64_t>& scratchExact() const { return m_scratchExact; }
+    /// Prepared exact counts: f(AdId, count) for every ad with a non-zero count.
+    template <typename F>
+    void forEachScratch(F&& f) const
+    {
+        for (std::size_t ad = 0; ad < m_scratchDense.size(); ++ad)
+            if (m_scratchDense[ad])
+                f(static_cast<AdId>(ad), static_cast<std::uint64_t>(m_scratchDense[ad]));
+        m_scratchExact.forEach([&](std::uint64_t key, std::uint64_t n) { f(static_cast<AdId>(key & 0xFFFFFFFFu), n); });
+    }
+    /// Prepared exact count of one ad (0 if unseen).
+    std::uint64_t scratchCount(AdId ad) const
+    {
+        if (ad < kDenseAds)
+            return ad < m_scratchDense.size() ? m_scratchDense[ad] : 0;
+        const std::uint64_t* n = m_scratchExact.find(adKey(ad));
+        return n ? *n : 0;
+    }
+    std::size_t scratchSize() const { return m_scratchNonZero; }
     const CountMinSketch& scratchSketch() const { return m_scratchSketch; }
     const std::vector<AdId>& scratchCandidates() const { return m_scratchCandidates; }
     std::uint64_t scratchTotal() const { return m_scratchTotal; }
@@ -44,6 +71,9 @@ public:
     const TopKConfig& config() const { return m_config; }
 
     static std::uint64_t adKey(AdId ad) { return static_cast<std::uint64_t>(ad) | (1ULL << 32); }
+    /// Ads with ids below this are counted in a dense array per slot (the common numeric ids:
+    /// an array is several times faster than a hash map); others in a hash map.
+    static constexpr AdId kDenseAds = 1u << 22;
 
 private:
     struct Candidate {
@@ -52,7 +82,8 @@ private:
     };
     struct Slot {
         explicit Slot(const TopKConfig& c);
-        FlatU64Map<std::uint32_t> exact { 1024 };
+        std::vector<std::uint32_t> dense;     ///< exact counts of ads < kDenseAds
+        FlatU64Map<std::uint32_t> exact { 16 }; ///< exact counts of other ads
         CountMinSketch sketch;
         FlatU64Map<std::uint32_t> candidateIndex { 64 }; ///< ad key → index in candidates
         std::vector<Candidate> candidates;
@@ -68,11 +99,14 @@ private:
     std::map<std::int64_t, std::unique_ptr<Slot>> m_slots;
     std::int64_t m_cachedIndex = INT64_MIN;
     Slot* m_cached = nullptr;
+    TimeMs m_cachedFromMs = kMinTimeMs; ///< start of the cached slot
     std::int64_t m_lowestSlot = INT64_MIN; ///< slots below this are gone
     std::vector<std::unique_ptr<Slot>> m_pool;
     std::uint64_t m_ignored = 0;
 
-    FlatU64Map<std::uint64_t> m_scratchExact { 1024 };
+    std::vector<std::uint32_t> m_scratchDense;
+    FlatU64Map<std::uint64_t> m_scratchExact { 16 };
+    std::size_t m_scratchNonZero = 0;
     CountMinSketch m_scratchSketch;
     std::vector<AdId> m_scratchCandidates;
     std::uint64_t m_scratchTotal = 0;

@@ -38,9 +38,17 @@ WindowAggregator::Window& WindowAggregator::windowFor(TimeMs startMs)
 void WindowAggregator::add(const ClickEvent* events, std::size_t n)
 {
     const TimeMs windowMs = m_config.windowMs;
+    TimeMs start = kMinTimeMs;
+    constexpr std::size_t kLookahead = 12;
     for (std::size_t i = 0; i < n; ++i) {
+        if (i + kLookahead < n && m_cached) {
+            const ClickEvent& f = events[i + kLookahead];
+            if (f.eventTimeMs >= m_cachedStart && f.eventTimeMs < m_cachedStart + windowMs)
+                m_cached->cells.prefetch(packCellKey(f.adId, f.country, f.device));
+        }
         const ClickEvent& e = events[i];
-        const TimeMs start = windowStartOf(e.eventTimeMs, windowMs);
+        if (e.eventTimeMs < start || e.eventTimeMs >= start + windowMs)
+            start = windowStartOf(e.eventTimeMs, windowMs); // rare: events cluster in one window
         const std::uint64_t key = packCellKey(e.adId, e.country, e.device);
         switch (e.disposition()) {
         case ClickEvent::Disposition::Counted: {
