@@ -49,7 +49,11 @@ int runRunCommand(const RunOptions& options, std::FILE* out, std::FILE* err)
 
     std::unique_ptr<EventSource> source;
     if (options.source == SourceKind::Generator) {
-        source = std::make_unique<SyntheticSource>(options.generator, *clock, ads, userAgents);
+        auto generator = std::make_unique<SyntheticSource>(options.generator, *clock, ads, userAgents);
+        if (options.durationMs) // exactly the records whose processing time falls in the duration
+            generator->setLimit(static_cast<std::uint64_t>(
+                static_cast<double>(*options.durationMs) * options.generator.ratePerSec / 1000.0));
+        source = std::move(generator);
     } else {
         auto file = std::make_unique<FileSource>(options.input, *clock, ads, userAgents, options.speedup);
         if (!file->isOpen()) {

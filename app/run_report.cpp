@@ -61,7 +61,16 @@ std::string RunReport::adName(AdId id) const
 
 void RunReport::window(const WindowSummary& w, TimeMs watermarkMs, TimeMs processingTimeMs)
 {
-    if (m_json) {
+    // After the end of the input the watermark is "end of time": every window is final.
+    const bool endOfInput = watermarkMs > kMsPerDay * 365 * 1000;
+    if (m_json && endOfInput) {
+        std::fprintf(m_out,
+            "{\"type\":\"window\",\"window_start\":\"%s\",\"window_start_ms\":%lld,\"counted\":%llu,\"ads\":%llu,"
+            "\"cells\":%llu,\"late_dropped\":%llu,\"watermark_ms\":null,\"end_of_input\":true}\n",
+            formatIsoUtc(w.windowStartMs).c_str(), static_cast<long long>(w.windowStartMs),
+            static_cast<unsigned long long>(w.counted), static_cast<unsigned long long>(w.ads),
+            static_cast<unsigned long long>(w.cells), static_cast<unsigned long long>(w.lateDropped));
+    } else if (m_json) {
         std::fprintf(m_out,
             "{\"type\":\"window\",\"window_start\":\"%s\",\"window_start_ms\":%lld,\"counted\":%llu,\"ads\":%llu,"
             "\"cells\":%llu,\"late_dropped\":%llu,\"watermark_ms\":%lld,\"watermark_lag_ms\":%lld}\n",
@@ -69,6 +78,10 @@ void RunReport::window(const WindowSummary& w, TimeMs watermarkMs, TimeMs proces
             static_cast<unsigned long long>(w.counted), static_cast<unsigned long long>(w.ads),
             static_cast<unsigned long long>(w.cells), static_cast<unsigned long long>(w.lateDropped),
             static_cast<long long>(watermarkMs), static_cast<long long>(processingTimeMs - watermarkMs));
+    } else if (endOfInput) {
+        std::fprintf(m_out, "window %s  clicks %12s  ads %9s  late-dropped %8s  | final at end of input\n",
+            formatIsoUtc(w.windowStartMs).substr(0, 19).c_str(), groupThousands(w.counted).c_str(),
+            groupThousands(w.ads).c_str(), groupThousands(w.lateDropped).c_str());
     } else {
         std::fprintf(m_out, "window %s  clicks %12s  ads %9s  late-dropped %8s  | watermark %s  lag %s\n",
             formatIsoUtc(w.windowStartMs).substr(0, 19).c_str(), groupThousands(w.counted).c_str(),

@@ -78,7 +78,7 @@ private slots:
         QTest::addColumn<QString>("args");
         QTest::addColumn<QString>("named");
         QTest::newRow("unknown") << "--frobnicate 3" << "--frobnicate";
-        QTest::newRow("bad duration") << "--duration 10 minutes" << "--duration";
+        QTest::newRow("bad duration") << "--duration 10minutes" << "--duration";
         QTest::newRow("bad unit") << "--window 3w" << "--window";
         QTest::newRow("window not dividing a day") << "--window 7s" << "--window";
         QTest::newRow("negative rate") << "--rate -5" << "--rate";
