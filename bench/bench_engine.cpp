@@ -147,7 +147,7 @@ int main(int argc, char** argv)
         std::uint64_t counted = 0;
         const Stats core = measure(runs, events, [&] {
             VirtualClock clock(data.front().eventTimeMs);
-            VectorSource src(records, partitions);
+            VectorSource src(std::span<const VectorSource::Record>(records), partitions);
             Pipeline p(benchPipeline(shards), src, clock);
             p.run();
             p.finish();

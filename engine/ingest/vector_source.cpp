@@ -5,7 +5,14 @@
 namespace adclick::engine {
 
 VectorSource::VectorSource(std::vector<Record> records, std::uint32_t partitions)
-    : m_records(std::move(records))
+    : m_owned(std::move(records))
+    , m_records(m_owned)
+    , m_partitions(partitions == 0 ? 1 : partitions)
+{
+}
+
+VectorSource::VectorSource(std::span<const Record> records, std::uint32_t partitions)
+    : m_records(records)
     , m_partitions(partitions == 0 ? 1 : partitions)
 {
 }

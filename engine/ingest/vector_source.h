@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,8 @@ public:
     };
 
     VectorSource(std::vector<Record> records, std::uint32_t partitions);
+    /// Non-owning: replays records that outlive the source (benchmarks replay one copy many times).
+    VectorSource(std::span<const Record> records, std::uint32_t partitions);
     /// Convenience: accepted events only, all arriving at processing time processingTimeMs.
     static std::vector<Record> fromEvents(const std::vector<ClickEvent>& events, TimeMs processingTimeMs);
 
@@ -38,7 +41,8 @@ public:
     std::size_t remaining() const { return m_records.size() - m_next; }
 
 private:
-    std::vector<Record> m_records;
+    std::vector<Record> m_owned;
+    std::span<const Record> m_records;
     std::uint32_t m_partitions;
     std::size_t m_next = 0;
     std::size_t m_minBatch = 0;
