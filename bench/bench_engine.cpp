@@ -6,7 +6,9 @@
 //   (b) generator + aggregation end to end (virtual clock, as fast as possible)
 //   (c) baseline: std::unordered_map<(ad, minute, country, device), count> over the events of (a)
 //
-// Usage: bench_engine [--events N] [--ads N] [--runs N] [--shards N]
+// Usage: bench_engine [--events N] [--ads N] [--runs N] [--shards N] [--e2e-only 1]
+// --e2e-only runs (b) alone, so the peak RSS printed at the end is the engine's own memory
+// (e.g. --ads 1000000 for the 1 M distinct ads memory goal).
 // Each figure is the median of --runs measured runs after one warm-up run, with min and max.
 
 #include "core/clock.h"
@@ -96,6 +98,7 @@ int main(int argc, char** argv)
     std::uint32_t ads = 100'000;
     int runs = 5;
     std::uint32_t maxShards = 2;
+    bool e2eOnly = false;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!std::strcmp(argv[i], "--events"))
             events = std::stoull(argv[i + 1]);
@@ -103,12 +106,36 @@ int main(int argc, char** argv)
             ads = static_cast<std::uint32_t>(std::stoul(argv[i + 1]));
         else if (!std::strcmp(argv[i], "--runs"))
             runs = std::stoi(argv[i + 1]);
+        else if (!std::strcmp(argv[i], "--e2e-only"))
+            e2eOnly = std::strcmp(argv[i + 1], "0") != 0;
         else if (!std::strcmp(argv[i], "--shards"))
             maxShards = static_cast<std::uint32_t>(std::stoul(argv[i + 1]));
     }
     std::printf("adclick engine benchmark: %zu events, %u ads (Zipf 1.1), 1%% late, window 60 s, top-K 100 "
                 "(exact + Count-Min), median of %d runs\n",
         events, ads, runs);
+
+    if (e2eOnly) {
+        for (std::uint32_t shards = 1; shards <= maxShards; ++shards) {
+            std::size_t stateBytes = 0;
+            const Stats e2e = measure(runs, events, [&] {
+                AdDictionary d;
+                UserAgentDictionary u;
+                VirtualClock clock(benchGenerator(ads).startTimeMs);
+                SyntheticSource gen(benchGenerator(ads), clock, d, u);
+                gen.setLimit(events);
+                Pipeline p(benchPipeline(shards), gen, clock);
+                p.run();
+                stateBytes = p.snapshot()->stateBytes;
+                p.finish();
+            });
+            const std::string name = "(b) generator + aggregation, " + std::to_string(shards) + " shard(s)";
+            print(name.c_str(), e2e, nullptr);
+            std::printf("    engine state at the end: %.0f MiB\n", static_cast<double>(stateBytes) / (1 << 20));
+        }
+        std::printf("peak RSS: %.0f MiB\n", peakRssMiB());
+        return 0;
+    }
 
     // Pre-generate the events once.
     AdDictionary dict;

@@ -137,16 +137,26 @@ void Pipeline::aggregate(TimeMs watermarkMs, const std::vector<ClickEvent>* inPl
         const std::vector<ClickEvent>& events = inPlace ? *inPlace : s.input;
         if (!events.empty()) {
             s.windows.add(events.data(), events.size());
-            constexpr std::size_t kLookahead = 12;
-            const std::size_t n = events.size();
-            for (std::size_t j = 0; j < n; ++j) {
-                if (j + kLookahead < n)
-                    s.topK.prefetch(events[j + kLookahead].adId, events[j + kLookahead].eventTimeMs);
-                const ClickEvent& e = events[j];
+            // Pre-aggregate the batch per (top-K slot, ad): hot ads repeat many times in a batch,
+            // so the slot maps and the sketch see each of them once, with its count.
+            const TimeMs slideMs = m_config.topK.slideMs;
+            TimeMs slotFrom = kMinTimeMs;
+            std::uint64_t slotIndex = 0;
+            s.batchCounts.clear();
+            for (const ClickEvent& e : events) {
                 const auto d = e.disposition();
-                if (d == ClickEvent::Disposition::Counted || d == ClickEvent::Disposition::LateUpdated)
-                    s.topK.add(e.adId, e.eventTimeMs);
+                if (d != ClickEvent::Disposition::Counted && d != ClickEvent::Disposition::LateUpdated)
+                    continue;
+                if (e.eventTimeMs < slotFrom || e.eventTimeMs >= slotFrom + slideMs) {
+                    slotFrom = windowStartOf(e.eventTimeMs, slideMs);
+                    slotIndex = static_cast<std::uint64_t>(slotFrom / slideMs) & 0x7FFFFFFF;
+                }
+                ++s.batchCounts[(slotIndex << 32 | e.adId) + 1];
             }
+            s.batchCounts.forEach([&](std::uint64_t key, std::uint32_t n) {
+                const std::uint64_t k = key - 1;
+                s.topK.add(static_cast<AdId>(k & 0xFFFFFFFFu), static_cast<TimeMs>(k >> 32) * slideMs, n);
+            });
             s.input.clear();
         }
         s.windows.advanceWatermark(watermarkMs);

@@ -58,13 +58,13 @@ TopKTracker::Slot& TopKTracker::slotFor(std::int64_t index)
     return *m_cached;
 }
 
-void TopKTracker::add(AdId ad, TimeMs eventTimeMs)
+void TopKTracker::add(AdId ad, TimeMs eventTimeMs, std::uint32_t count)
 {
     Slot* slot = m_cached;
     if (eventTimeMs < m_cachedFromMs || eventTimeMs >= m_cachedFromMs + m_config.slideMs || !slot) {
         const std::int64_t index = windowStartOf(eventTimeMs, m_config.slideMs) / m_config.slideMs;
         if (index < m_lowestSlot) {
-            ++m_ignored;
+            m_ignored += count;
             return;
         }
         slot = &slotFor(index);
@@ -75,12 +75,12 @@ void TopKTracker::add(AdId ad, TimeMs eventTimeMs)
     if (ad < kDenseAds) {
         if (ad >= s.dense.size()) // grows a few times per slot lifetime, then never
             s.dense.resize(std::min<std::size_t>(kDenseAds, std::max<std::size_t>(ad + 1, s.dense.size() * 2)), 0u);
-        ++s.dense[ad];
+        s.dense[ad] += count;
     } else {
-        ++s.exact[key];
+        s.exact[key] += count;
     }
-    ++s.events;
-    trackCandidate(s, ad, s.sketch.updateAndEstimate(key));
+    s.events += count;
+    trackCandidate(s, ad, s.sketch.updateAndEstimate(key, count));
 }
 
 void TopKTracker::trackCandidate(Slot& s, AdId ad, std::uint32_t estimate)

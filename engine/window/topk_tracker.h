@@ -24,7 +24,7 @@ public:
     ~TopKTracker();
 
     /// Counts one event of ad at eventTimeMs (events of already-dropped slots are ignored).
-    void add(AdId ad, TimeMs eventTimeMs);
+    void add(AdId ad, TimeMs eventTimeMs, std::uint32_t count = 1);
     /// Prefetch hint for an event about to be added (same slot as the previous one only).
     void prefetch(AdId ad, TimeMs eventTimeMs) const
     {

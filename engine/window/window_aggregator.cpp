@@ -155,10 +155,12 @@ void WindowAggregator::drainClosed(std::vector<WindowResult>& out)
 
 void WindowAggregator::drainLateDrops(std::vector<LateDropDelta>& out)
 {
-    for (const auto& [start, cells] : m_lateDrops)
-        cells.forEach([&](std::uint64_t k, std::uint32_t n) {
+    for (const auto& entry : m_lateDrops) {
+        const TimeMs start = entry.first;
+        entry.second.forEach([&](std::uint64_t k, std::uint32_t n) {
             out.push_back({ WindowKey { cellAd(k), start, cellCountry(k), cellDevice(k) }, n });
         });
+    }
     m_lateDrops.clear();
 }
 

@@ -39,10 +39,11 @@ public:
     template <typename F>
     void forEachOpenCell(F&& f) const
     {
-        for (const auto& [start, w] : m_windows) {
-            if (w->closed)
+        for (const auto& entry : m_windows) {
+            const TimeMs start = entry.first; // not a structured binding: clang 14 cannot capture those
+            if (entry.second->closed)
                 continue;
-            w->cells.forEach([&](std::uint64_t k, const Cell& c) {
+            entry.second->cells.forEach([&](std::uint64_t k, const Cell& c) {
                 f(WindowKey { cellAd(k), start, cellCountry(k), cellDevice(k) }, c);
             });
         }
