@@ -100,9 +100,11 @@ int runRunCommand(const RunOptions& options, std::FILE* out, std::FILE* err)
             break;
         if (untilMs > 0 && clock->nowMs() >= untilMs)
             break;
+        // Progress between windows: every second as JSON, every 5 s as text.
         const auto now = std::chrono::steady_clock::now();
-        if (options.json && now - lastProgress >= std::chrono::seconds(1)) {
+        if (now - lastProgress >= std::chrono::seconds(options.json ? 1 : 5)) {
             lastProgress = now;
+            pipeline.publishSnapshot();
             report.progress(*pipeline.snapshot());
         }
     }

@@ -123,7 +123,18 @@ void RunReport::topK(const TopKResult& r)
 
 void RunReport::progress(const PipelineSnapshot& s)
 {
-    if (m_json) {
+    if (!m_json) {
+        const auto& c = s.counters;
+        std::fprintf(m_out,
+            "… %s received (%s/s) · watermark %s, lag %s · %zu open window(s) · late %s · duplicates %s · rejected %s\n",
+            groupThousands(c.received).c_str(), groupThousands(static_cast<std::uint64_t>(s.eventsPerWallSecond)).c_str(),
+            s.watermarkMs > kMinTimeMs ? formatIsoUtc(s.watermarkMs).substr(11, 8).c_str() : "not yet",
+            lagText(s.processingTimeMs, s.watermarkMs).c_str(), s.openWindows, groupThousands(c.lateDropped).c_str(),
+            groupThousands(c.duplicates).c_str(), groupThousands(c.rejected.total()).c_str());
+        std::fflush(m_out);
+        return;
+    }
+    {
         std::fprintf(m_out,
             "{\"type\":\"progress\",\"processing_time_ms\":%lld,\"watermark_ms\":%lld,\"received\":%llu,"
             "\"counted\":%llu,\"events_per_sec\":%.0f,\"open_windows\":%zu,\"state_bytes\":%zu}\n",
