@@ -10,12 +10,12 @@
 namespace adclick::app {
 
 namespace {
-    const char* kUsage = "Usage: adclick <command> [options]\n\n"
-                         "Counts ad clicks per ad and minute of event time, exactly once.\n\n"
-                         "Commands:\n"
-                         "  run        run the speed layer headless and print windows, late counts and top ads\n"
-                         "  help       this text; `adclick <command> --help` for a command's options\n"
-                         "  version    print the version\n";
+const char* kUsage = "Usage: adclick <command> [options]\n\n"
+                     "Counts ad clicks per ad and minute of event time, exactly once.\n\n"
+                     "Commands:\n"
+                     "  run        run the speed layer headless and print windows, late counts and top ads\n"
+                     "  help       this text; `adclick <command> --help` for a command's options\n"
+                     "  version    print the version\n";
 }
 
 int runCli(int argc, char** argv)

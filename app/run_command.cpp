@@ -15,24 +15,24 @@ namespace adclick::app {
 using namespace adclick::engine;
 
 namespace {
-    std::atomic<Pipeline*> g_running { nullptr };
+std::atomic<Pipeline*> g_running { nullptr };
 
-    extern "C" void onSignal(int)
+extern "C" void onSignal(int)
+{
+    if (Pipeline* p = g_running.load())
+        p->requestStop(); // only an atomic store: async-signal-safe
+}
+
+/// Collects window summaries as the pipeline finalises them (ingest thread).
+class SummaryCollector : public PipelineSink {
+public:
+    std::vector<WindowSummary> pending;
+    void onResults(std::span<const WindowResult>, std::span<const LateDropDelta>,
+        std::span<const WindowSummary> summaries) override
     {
-        if (Pipeline* p = g_running.load())
-            p->requestStop(); // only an atomic store: async-signal-safe
+        pending.insert(pending.end(), summaries.begin(), summaries.end());
     }
-
-    /// Collects window summaries as the pipeline finalises them (ingest thread).
-    class SummaryCollector : public PipelineSink {
-    public:
-        std::vector<WindowSummary> pending;
-        void onResults(std::span<const WindowResult>, std::span<const LateDropDelta>,
-            std::span<const WindowSummary> summaries) override
-        {
-            pending.insert(pending.end(), summaries.begin(), summaries.end());
-        }
-    };
+};
 } // namespace
 
 int runRunCommand(const RunOptions& options, std::FILE* out, std::FILE* err)
@@ -74,9 +74,11 @@ int runRunCommand(const RunOptions& options, std::FILE* out, std::FILE* err)
     auto previousTerm = std::signal(SIGTERM, onSignal);
 
     if (!options.json)
-        std::fprintf(out, "adclick run: %s, window %s, watermark bound %s, allowed lateness %s, late policy %s, %u shard(s)\n",
+        std::fprintf(out,
+            "adclick run: %s, window %s, watermark bound %s, allowed lateness %s, late policy %s, %u shard(s)\n",
             source->describe().c_str(), formatDurationMs(config.window.windowMs).c_str(),
-            formatDurationMs(config.watermark.boundMs).c_str(), formatDurationMs(config.window.allowedLatenessMs).c_str(),
+            formatDurationMs(config.watermark.boundMs).c_str(),
+            formatDurationMs(config.window.allowedLatenessMs).c_str(),
             std::string(latePolicyName(config.window.latePolicy)).c_str(), config.shards);
 
     const auto wallStart = std::chrono::steady_clock::now();

@@ -12,184 +12,189 @@ namespace adclick::app {
 using namespace adclick::engine;
 
 namespace {
-    bool parseDouble(const std::string& s, double& out)
-    {
-        if (s.empty())
-            return false;
-        const char* end = s.data() + s.size();
-        auto [ptr, ec] = std::from_chars(s.data(), end, out);
-        return ec == std::errc() && ptr == end && out == out; // rejects NaN
-    }
+bool parseDouble(const std::string& s, double& out)
+{
+    if (s.empty())
+        return false;
+    const char* end = s.data() + s.size();
+    auto [ptr, ec] = std::from_chars(s.data(), end, out);
+    return ec == std::errc() && ptr == end && out == out; // rejects NaN
+}
 
-    bool parseUnsigned(const std::string& s, std::uint64_t& out)
-    {
-        if (s.empty())
-            return false;
-        const char* end = s.data() + s.size();
-        auto [ptr, ec] = std::from_chars(s.data(), end, out);
-        return ec == std::errc() && ptr == end;
-    }
+bool parseUnsigned(const std::string& s, std::uint64_t& out)
+{
+    if (s.empty())
+        return false;
+    const char* end = s.data() + s.size();
+    auto [ptr, ec] = std::from_chars(s.data(), end, out);
+    return ec == std::errc() && ptr == end;
+}
 
-    bool parseFraction(const std::string& s, double& out) { return parseDouble(s, out) && out >= 0 && out <= 1; }
+bool parseFraction(const std::string& s, double& out)
+{
+    return parseDouble(s, out) && out >= 0 && out <= 1;
+}
 
-    struct Option {
-        const char* name;
-        const char* valueName; ///< nullptr: a flag without value
-        const char* help;
-        std::function<bool(RunOptions&, const std::string&)> apply;
+struct Option {
+    const char* name;
+    const char* valueName; ///< nullptr: a flag without value
+    const char* help;
+    std::function<bool(RunOptions&, const std::string&)> apply;
+};
+
+std::vector<Option> options()
+{
+    return {
+        { "--source", "generator|file", "where clicks come from (default generator)",
+            [](RunOptions& o, const std::string& v) {
+                if (v == "generator")
+                    o.source = SourceKind::Generator;
+                else if (v == "file")
+                    o.source = SourceKind::File;
+                else
+                    return false;
+                return true;
+            } },
+        { "--input", "PATH|-", "NDJSON file of the seed schema for --source file; - reads standard input",
+            [](RunOptions& o, const std::string& v) {
+                o.input = v;
+                return !v.empty();
+            } },
+        { "--speedup", "X", "file source: replay paced by event time, X times faster (default: as fast as possible)",
+            [](RunOptions& o, const std::string& v) { return parseDouble(v, o.speedup) && o.speedup > 0; } },
+        { "--seed", "N", "generator seed (default 1)",
+            [](RunOptions& o, const std::string& v) { return parseUnsigned(v, o.generator.seed); } },
+        { "--rate", "N", "generator events per second of processing time (default 50000)",
+            [](RunOptions& o, const std::string& v) {
+                return parseDouble(v, o.generator.ratePerSec) && o.generator.ratePerSec > 0
+                    && o.generator.ratePerSec <= 1e9;
+            } },
+        { "--ads", "N", "number of distinct ads, 1 … 10000000 (default 100000)",
+            [](RunOptions& o, const std::string& v) {
+                std::uint64_t n = 0;
+                if (!parseUnsigned(v, n) || n < 1 || n > 10000000)
+                    return false;
+                o.generator.adCount = static_cast<std::uint32_t>(n);
+                return true;
+            } },
+        { "--skew", "S", "Zipf exponent of ad popularity, 0 = uniform (default 1.1)",
+            [](RunOptions& o, const std::string& v) {
+                return parseDouble(v, o.generator.zipfSkew) && o.generator.zipfSkew >= 0 && o.generator.zipfSkew <= 5;
+            } },
+        { "--partitions", "N", "generator partitions, 1 … 1024 (default 4)",
+            [](RunOptions& o, const std::string& v) {
+                std::uint64_t n = 0;
+                if (!parseUnsigned(v, n) || n < 1 || n > 1024)
+                    return false;
+                o.generator.partitions = static_cast<std::uint32_t>(n);
+                return true;
+            } },
+        { "--late-fraction", "F", "share of generated events delayed beyond the jitter, 0 … 1 (default 0.01)",
+            [](RunOptions& o, const std::string& v) { return parseFraction(v, o.generator.lateFraction); } },
+        { "--late-delay", "D", "mean extra delay of late events (default 90s)",
+            [](RunOptions& o, const std::string& v) {
+                auto d = parseDurationMs(v);
+                if (!d || *d == 0)
+                    return false;
+                o.generator.lateDelayMeanMs = *d;
+                o.generator.lateDelayMaxMs = std::max(o.generator.lateDelayMaxMs, *d);
+                return true;
+            } },
+        { "--duplicates", "F", "share of generated records that resend an earlier click, 0 … 1 (default 0.005)",
+            [](RunOptions& o, const std::string& v) { return parseFraction(v, o.generator.duplicateFraction); } },
+        { "--malformed", "F", "share of generated records that are malformed, 0 … 1 (default 0.001)",
+            [](RunOptions& o, const std::string& v) { return parseFraction(v, o.generator.malformedFraction); } },
+        { "--duration", "D", "stop after this much processing time (default: until the input ends / Ctrl-C)",
+            [](RunOptions& o, const std::string& v) {
+                o.durationMs = parseDurationMs(v);
+                return o.durationMs.has_value() && *o.durationMs > 0;
+            } },
+        { "--clock", "virtual|real", "processing clock: real (paced) or virtual (as fast as possible); default real",
+            [](RunOptions& o, const std::string& v) {
+                if (v == "virtual")
+                    o.clock = ClockKind::Virtual;
+                else if (v == "real")
+                    o.clock = ClockKind::Real;
+                else
+                    return false;
+                return true;
+            } },
+        { "--window", "D", "tumbling window size (default 60s)",
+            [](RunOptions& o, const std::string& v) {
+                auto d = parseDurationMs(v);
+                if (!d || *d < 1000 || *d > kMsPerDay || kMsPerDay % *d != 0)
+                    return false;
+                o.pipeline.window.windowMs = *d;
+                return true;
+            } },
+        { "--watermark-bound", "D", "bounded out-of-orderness of the watermark (default 2m)",
+            [](RunOptions& o, const std::string& v) {
+                auto d = parseDurationMs(v);
+                if (!d || *d > 7 * kMsPerDay)
+                    return false;
+                o.pipeline.watermark.boundMs = *d;
+                return true;
+            } },
+        { "--allowed-lateness", "D", "extra time a window stays open after the watermark passes its end (default 0s)",
+            [](RunOptions& o, const std::string& v) {
+                auto d = parseDurationMs(v);
+                if (!d || *d > 7 * kMsPerDay)
+                    return false;
+                o.pipeline.window.allowedLatenessMs = *d;
+                return true;
+            } },
+        { "--late-policy", "drop|update",
+            "events for final windows: drop (counted) or update the window (default drop)",
+            [](RunOptions& o, const std::string& v) { return parseLatePolicy(v, o.pipeline.window.latePolicy); } },
+        { "--idle-timeout", "D", "processing time without events before a partition is idle; 0s = never (default 30s)",
+            [](RunOptions& o, const std::string& v) {
+                auto d = parseDurationMs(v);
+                if (!d)
+                    return false;
+                o.pipeline.watermark.idleTimeoutMs = *d;
+                return true;
+            } },
+        { "--dedup-horizon", "D",
+            "how long click ids are remembered for de-duplication; 0s = no de-duplication (default 10m)",
+            [](RunOptions& o, const std::string& v) {
+                auto d = parseDurationMs(v);
+                if (!d)
+                    return false;
+                o.pipeline.deduplicate = *d > 0;
+                o.pipeline.dedupHorizonMs = *d > 0 ? *d : o.pipeline.dedupHorizonMs;
+                return true;
+            } },
+        { "--max-future", "D", "reject events stamped further ahead of processing time; 0s = off (default 1h)",
+            [](RunOptions& o, const std::string& v) {
+                auto d = parseDurationMs(v);
+                if (!d)
+                    return false;
+                o.pipeline.maxFutureMs = *d;
+                return true;
+            } },
+        { "--shards", "N", "aggregation shards partitioned by ad id, 1 … 64 (default 1)",
+            [](RunOptions& o, const std::string& v) {
+                std::uint64_t n = 0;
+                if (!parseUnsigned(v, n) || n < 1 || n > 64)
+                    return false;
+                o.pipeline.shards = static_cast<std::uint32_t>(n);
+                return true;
+            } },
+        { "--top", "N", "how many top ads the report prints, 1 … 100 (default 10)",
+            [](RunOptions& o, const std::string& v) {
+                std::uint64_t n = 0;
+                if (!parseUnsigned(v, n) || n < 1 || n > 100)
+                    return false;
+                o.topN = static_cast<int>(n);
+                return true;
+            } },
+        { "--json", nullptr, "print JSON lines instead of text",
+            [](RunOptions& o, const std::string&) {
+                o.json = true;
+                return true;
+            } },
     };
-
-    std::vector<Option> options()
-    {
-        return {
-            { "--source", "generator|file", "where clicks come from (default generator)",
-                [](RunOptions& o, const std::string& v) {
-                    if (v == "generator")
-                        o.source = SourceKind::Generator;
-                    else if (v == "file")
-                        o.source = SourceKind::File;
-                    else
-                        return false;
-                    return true;
-                } },
-            { "--input", "PATH|-", "NDJSON file of the seed schema for --source file; - reads standard input",
-                [](RunOptions& o, const std::string& v) {
-                    o.input = v;
-                    return !v.empty();
-                } },
-            { "--speedup", "X", "file source: replay paced by event time, X times faster (default: as fast as possible)",
-                [](RunOptions& o, const std::string& v) { return parseDouble(v, o.speedup) && o.speedup > 0; } },
-            { "--seed", "N", "generator seed (default 1)",
-                [](RunOptions& o, const std::string& v) { return parseUnsigned(v, o.generator.seed); } },
-            { "--rate", "N", "generator events per second of processing time (default 50000)",
-                [](RunOptions& o, const std::string& v) {
-                    return parseDouble(v, o.generator.ratePerSec) && o.generator.ratePerSec > 0
-                        && o.generator.ratePerSec <= 1e9;
-                } },
-            { "--ads", "N", "number of distinct ads, 1 … 10000000 (default 100000)",
-                [](RunOptions& o, const std::string& v) {
-                    std::uint64_t n = 0;
-                    if (!parseUnsigned(v, n) || n < 1 || n > 10000000)
-                        return false;
-                    o.generator.adCount = static_cast<std::uint32_t>(n);
-                    return true;
-                } },
-            { "--skew", "S", "Zipf exponent of ad popularity, 0 = uniform (default 1.1)",
-                [](RunOptions& o, const std::string& v) {
-                    return parseDouble(v, o.generator.zipfSkew) && o.generator.zipfSkew >= 0 && o.generator.zipfSkew <= 5;
-                } },
-            { "--partitions", "N", "generator partitions, 1 … 1024 (default 4)",
-                [](RunOptions& o, const std::string& v) {
-                    std::uint64_t n = 0;
-                    if (!parseUnsigned(v, n) || n < 1 || n > 1024)
-                        return false;
-                    o.generator.partitions = static_cast<std::uint32_t>(n);
-                    return true;
-                } },
-            { "--late-fraction", "F", "share of generated events delayed beyond the jitter, 0 … 1 (default 0.01)",
-                [](RunOptions& o, const std::string& v) { return parseFraction(v, o.generator.lateFraction); } },
-            { "--late-delay", "D", "mean extra delay of late events (default 90s)",
-                [](RunOptions& o, const std::string& v) {
-                    auto d = parseDurationMs(v);
-                    if (!d || *d == 0)
-                        return false;
-                    o.generator.lateDelayMeanMs = *d;
-                    o.generator.lateDelayMaxMs = std::max(o.generator.lateDelayMaxMs, *d);
-                    return true;
-                } },
-            { "--duplicates", "F", "share of generated records that resend an earlier click, 0 … 1 (default 0.005)",
-                [](RunOptions& o, const std::string& v) { return parseFraction(v, o.generator.duplicateFraction); } },
-            { "--malformed", "F", "share of generated records that are malformed, 0 … 1 (default 0.001)",
-                [](RunOptions& o, const std::string& v) { return parseFraction(v, o.generator.malformedFraction); } },
-            { "--duration", "D", "stop after this much processing time (default: until the input ends / Ctrl-C)",
-                [](RunOptions& o, const std::string& v) {
-                    o.durationMs = parseDurationMs(v);
-                    return o.durationMs.has_value() && *o.durationMs > 0;
-                } },
-            { "--clock", "virtual|real", "processing clock: real (paced) or virtual (as fast as possible); default real",
-                [](RunOptions& o, const std::string& v) {
-                    if (v == "virtual")
-                        o.clock = ClockKind::Virtual;
-                    else if (v == "real")
-                        o.clock = ClockKind::Real;
-                    else
-                        return false;
-                    return true;
-                } },
-            { "--window", "D", "tumbling window size (default 60s)",
-                [](RunOptions& o, const std::string& v) {
-                    auto d = parseDurationMs(v);
-                    if (!d || *d < 1000 || *d > kMsPerDay || kMsPerDay % *d != 0)
-                        return false;
-                    o.pipeline.window.windowMs = *d;
-                    return true;
-                } },
-            { "--watermark-bound", "D", "bounded out-of-orderness of the watermark (default 2m)",
-                [](RunOptions& o, const std::string& v) {
-                    auto d = parseDurationMs(v);
-                    if (!d || *d > 7 * kMsPerDay)
-                        return false;
-                    o.pipeline.watermark.boundMs = *d;
-                    return true;
-                } },
-            { "--allowed-lateness", "D", "extra time a window stays open after the watermark passes its end (default 0s)",
-                [](RunOptions& o, const std::string& v) {
-                    auto d = parseDurationMs(v);
-                    if (!d || *d > 7 * kMsPerDay)
-                        return false;
-                    o.pipeline.window.allowedLatenessMs = *d;
-                    return true;
-                } },
-            { "--late-policy", "drop|update", "events for final windows: drop (counted) or update the window (default drop)",
-                [](RunOptions& o, const std::string& v) { return parseLatePolicy(v, o.pipeline.window.latePolicy); } },
-            { "--idle-timeout", "D", "processing time without events before a partition is idle; 0s = never (default 30s)",
-                [](RunOptions& o, const std::string& v) {
-                    auto d = parseDurationMs(v);
-                    if (!d)
-                        return false;
-                    o.pipeline.watermark.idleTimeoutMs = *d;
-                    return true;
-                } },
-            { "--dedup-horizon", "D", "how long click ids are remembered for de-duplication; 0s = no de-duplication (default 10m)",
-                [](RunOptions& o, const std::string& v) {
-                    auto d = parseDurationMs(v);
-                    if (!d)
-                        return false;
-                    o.pipeline.deduplicate = *d > 0;
-                    o.pipeline.dedupHorizonMs = *d > 0 ? *d : o.pipeline.dedupHorizonMs;
-                    return true;
-                } },
-            { "--max-future", "D", "reject events stamped further ahead of processing time; 0s = off (default 1h)",
-                [](RunOptions& o, const std::string& v) {
-                    auto d = parseDurationMs(v);
-                    if (!d)
-                        return false;
-                    o.pipeline.maxFutureMs = *d;
-                    return true;
-                } },
-            { "--shards", "N", "aggregation shards partitioned by ad id, 1 … 64 (default 1)",
-                [](RunOptions& o, const std::string& v) {
-                    std::uint64_t n = 0;
-                    if (!parseUnsigned(v, n) || n < 1 || n > 64)
-                        return false;
-                    o.pipeline.shards = static_cast<std::uint32_t>(n);
-                    return true;
-                } },
-            { "--top", "N", "how many top ads the report prints, 1 … 100 (default 10)",
-                [](RunOptions& o, const std::string& v) {
-                    std::uint64_t n = 0;
-                    if (!parseUnsigned(v, n) || n < 1 || n > 100)
-                        return false;
-                    o.topN = static_cast<int>(n);
-                    return true;
-                } },
-            { "--json", nullptr, "print JSON lines instead of text",
-                [](RunOptions& o, const std::string&) {
-                    o.json = true;
-                    return true;
-                } },
-        };
-    }
+}
 } // namespace
 
 ParsedRun parseRunOptions(const std::vector<std::string>& args)
@@ -230,7 +235,8 @@ ParsedRun parseRunOptions(const std::vector<std::string>& args)
             return r;
         }
         if (!opt->apply(r.options, value)) {
-            r.error = "invalid value '" + value + "' for " + name + " (expected " + opt->valueName + ": " + opt->help + ")";
+            r.error
+                = "invalid value '" + value + "' for " + name + " (expected " + opt->valueName + ": " + opt->help + ")";
             return r;
         }
     }

@@ -15,12 +15,12 @@ enum class ClockKind { Virtual, Real };
 /// Options shared by `adclick run` and (later) `serve`, parsed from the command line.
 struct RunOptions {
     SourceKind source = SourceKind::Generator;
-    std::string input;                 ///< --input PATH|- (file source)
-    double speedup = 0;                ///< --speedup X: file replay paced by event time (0 = as fast as possible)
+    std::string input; ///< --input PATH|- (file source)
+    double speedup = 0; ///< --speedup X: file replay paced by event time (0 = as fast as possible)
     ClockKind clock = ClockKind::Real;
     std::optional<engine::TimeMs> durationMs; ///< --duration (processing time)
     bool json = false;
-    int topN = 10;                     ///< how many of the top-K the report prints
+    int topN = 10; ///< how many of the top-K the report prints
     engine::GeneratorConfig generator;
     engine::PipelineConfig pipeline;
 };

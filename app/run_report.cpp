@@ -37,13 +37,13 @@ std::string jsonEscape(const std::string& s)
 }
 
 namespace {
-    std::string lagText(TimeMs processingTimeMs, TimeMs watermarkMs)
-    {
-        if (watermarkMs <= kMinTimeMs)
-            return "n/a";
-        const TimeMs lag = processingTimeMs - watermarkMs;
-        return lag < 0 ? "-" + formatDurationMs(-lag) : formatDurationMs(lag - lag % 100);
-    }
+std::string lagText(TimeMs processingTimeMs, TimeMs watermarkMs)
+{
+    if (watermarkMs <= kMinTimeMs)
+        return "n/a";
+    const TimeMs lag = processingTimeMs - watermarkMs;
+    return lag < 0 ? "-" + formatDurationMs(-lag) : formatDurationMs(lag - lag % 100);
+}
 } // namespace
 
 RunReport::RunReport(std::FILE* out, bool json, int topN, const AdDictionary& ads)
@@ -105,12 +105,13 @@ void RunReport::topK(const TopKResult& r)
                 + "\",\"click_count\":" + std::to_string(r.exact[i].count) + "}";
         s += "],\"approx\":{\"epsilon\":" + std::to_string(r.epsilon) + ",\"delta\":" + std::to_string(r.delta)
             + ",\"error_bound\":" + std::to_string(r.errorBound) + ",\"max_abs_error\":" + std::to_string(r.maxAbsError)
-            + ",\"precision\":" + std::to_string(r.precision) + ",\"within_bound\":" + (r.withinBound ? "true" : "false")
-            + "}}\n";
+            + ",\"precision\":" + std::to_string(r.precision)
+            + ",\"within_bound\":" + (r.withinBound ? "true" : "false") + "}}\n";
         std::fputs(s.c_str(), m_out);
     } else {
-        std::fprintf(m_out, "  top %zu ads, %s … %s (%s clicks); Count-Min: bound ε·N = %s (δ = %.2g), max error %s, "
-                            "precision %.1f%%\n",
+        std::fprintf(m_out,
+            "  top %zu ads, %s … %s (%s clicks); Count-Min: bound ε·N = %s (δ = %.2g), max error %s, "
+            "precision %.1f%%\n",
             n, formatIsoUtc(r.windowStartMs).substr(11, 8).c_str(), formatIsoUtc(r.windowEndMs).substr(11, 8).c_str(),
             groupThousands(r.totalEvents).c_str(), groupThousands(r.errorBound).c_str(), r.delta,
             groupThousands(r.maxAbsError).c_str(), r.precision * 100);
@@ -126,8 +127,10 @@ void RunReport::progress(const PipelineSnapshot& s)
     if (!m_json) {
         const auto& c = s.counters;
         std::fprintf(m_out,
-            "… %s received (%s/s) · watermark %s, lag %s · %zu open window(s) · late %s · duplicates %s · rejected %s\n",
-            groupThousands(c.received).c_str(), groupThousands(static_cast<std::uint64_t>(s.eventsPerWallSecond)).c_str(),
+            "… %s received (%s/s) · watermark %s, lag %s · %zu open window(s) · late %s · duplicates %s · rejected "
+            "%s\n",
+            groupThousands(c.received).c_str(),
+            groupThousands(static_cast<std::uint64_t>(s.eventsPerWallSecond)).c_str(),
             s.watermarkMs > kMinTimeMs ? formatIsoUtc(s.watermarkMs).substr(11, 8).c_str() : "not yet",
             lagText(s.processingTimeMs, s.watermarkMs).c_str(), s.openWindows, groupThousands(c.lateDropped).c_str(),
             groupThousands(c.duplicates).c_str(), groupThousands(c.rejected.total()).c_str());
@@ -155,7 +158,8 @@ void RunReport::summary(const PipelineSnapshot& s, double wallSeconds)
         for (int i = 0; i < kRejectReasonCount; ++i) {
             if (!c.rejected.byReason[i])
                 continue;
-            rejected += std::string(first ? "" : ",") + "\"" + std::string(rejectReasonName(static_cast<RejectReason>(i)))
+            rejected += std::string(first ? "" : ",") + "\""
+                + std::string(rejectReasonName(static_cast<RejectReason>(i)))
                 + "\":" + std::to_string(c.rejected.byReason[i]);
             first = false;
         }
@@ -183,7 +187,8 @@ void RunReport::summary(const PipelineSnapshot& s, double wallSeconds)
             groupThousands(c.rejected.total()).c_str());
         for (int i = 0; i < kRejectReasonCount; ++i)
             if (c.rejected.byReason[i])
-                std::fprintf(m_out, "    %-22s %10s\n", std::string(rejectReasonName(static_cast<RejectReason>(i))).c_str(),
+                std::fprintf(m_out, "    %-22s %10s\n",
+                    std::string(rejectReasonName(static_cast<RejectReason>(i))).c_str(),
                     groupThousands(c.rejected.byReason[i]).c_str());
         std::fprintf(m_out, "  windows finalised %s, watermark %s\n", groupThousands(c.windowsFinalised).c_str(),
             s.watermarkMs > kMinTimeMs ? formatIsoUtc(s.watermarkMs).c_str() : "not yet established");

@@ -5,16 +5,16 @@
 namespace adclick::engine {
 
 namespace {
-    std::optional<AdId> parseCanonicalNumber(std::string_view s)
-    {
-        if (s.empty() || s.size() > 10 || (s.size() > 1 && s[0] == '0'))
-            return std::nullopt;
-        std::uint64_t v = 0;
-        auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-        if (ec != std::errc() || ptr != s.data() + s.size())
-            return std::nullopt;
-        return AdDictionary::fromNumber(v);
-    }
+std::optional<AdId> parseCanonicalNumber(std::string_view s)
+{
+    if (s.empty() || s.size() > 10 || (s.size() > 1 && s[0] == '0'))
+        return std::nullopt;
+    std::uint64_t v = 0;
+    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || ptr != s.data() + s.size())
+        return std::nullopt;
+    return AdDictionary::fromNumber(v);
+}
 } // namespace
 
 std::optional<AdId> AdDictionary::fromNumber(std::uint64_t n)

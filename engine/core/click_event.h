@@ -39,17 +39,17 @@ constexpr CountryCode packCountry(char a, char b)
 /// One accepted click: a 64-byte fixed-size record, trivially copyable, no heap.
 /// ip holds IPv4 as an IPv4-mapped IPv6 address (::ffff:a.b.c.d).
 struct alignas(64) ClickEvent {
-    TimeMs eventTimeMs = 0;       ///< click_timestamp in epoch ms
-    std::uint64_t userHash = 0;   ///< 64-bit hash of user_id
-    std::uint64_t clickId = 0;    ///< 64-bit hash of click_id; 0 = no click id
-    std::int64_t offset = 0;      ///< SourcePosition::offset
+    TimeMs eventTimeMs = 0; ///< click_timestamp in epoch ms
+    std::uint64_t userHash = 0; ///< 64-bit hash of user_id
+    std::uint64_t clickId = 0; ///< 64-bit hash of click_id; 0 = no click id
+    std::int64_t offset = 0; ///< SourcePosition::offset
     std::array<std::uint8_t, 16> ip {};
     AdId adId = 0;
-    std::uint32_t partition = 0;  ///< SourcePosition::partition
-    std::uint16_t uaId = 0;       ///< interned user-agent string (UserAgentDictionary)
+    std::uint32_t partition = 0; ///< SourcePosition::partition
+    std::uint16_t uaId = 0; ///< interned user-agent string (UserAgentDictionary)
     CountryCode country = 0;
     DeviceClass device = DeviceClass::Other;
-    std::uint8_t flags = 0;       ///< kFlag* bits
+    std::uint8_t flags = 0; ///< kFlag* bits
 
     static constexpr std::uint8_t kFlagIpv6 = 1;
     static constexpr std::uint8_t kDispositionShift = 1;
@@ -65,7 +65,8 @@ struct alignas(64) ClickEvent {
     }
     void setDisposition(Disposition d)
     {
-        flags = static_cast<std::uint8_t>((flags & ~kDispositionMask) | (static_cast<std::uint8_t>(d) << kDispositionShift));
+        flags = static_cast<std::uint8_t>(
+            (flags & ~kDispositionMask) | (static_cast<std::uint8_t>(d) << kDispositionShift));
     }
     SourcePosition position() const { return { offset, partition }; }
     void setPosition(SourcePosition p)

@@ -13,8 +13,7 @@ TimeMs SystemClock::nowMs() const
 void VirtualClock::advanceTo(TimeMs t)
 {
     TimeMs cur = m_nowMs.load(std::memory_order_relaxed);
-    while (t > cur && !m_nowMs.compare_exchange_weak(cur, t, std::memory_order_acq_rel)) {
-    }
+    while (t > cur && !m_nowMs.compare_exchange_weak(cur, t, std::memory_order_acq_rel)) { }
 }
 
 } // namespace adclick::engine

@@ -21,8 +21,7 @@ namespace adclick::engine {
 /// callers must never insert 0. No erase: tables are cleared or dropped as a whole
 /// (windows, slots, generations), which keeps probing simple and the hot path branch-light.
 /// Not thread-safe.
-template <typename V>
-class FlatU64Map {
+template <typename V> class FlatU64Map {
 public:
     using value_type = V;
     struct Slot {
@@ -121,8 +120,7 @@ public:
     }
 
     /// Calls f(key, value) for every entry, in slot order.
-    template <typename F>
-    void forEach(F&& f) const
+    template <typename F> void forEach(F&& f) const
     {
         for (std::size_t i = 0; i < m_capacity; ++i)
             if (m_slots[i].key != 0)

@@ -20,9 +20,9 @@ struct RejectedRecord {
 /// What one poll() produced. Reused between polls (clear() keeps capacity), so the
 /// per-event path does not allocate.
 struct IngestBatch {
-    std::vector<ClickEvent> events;      ///< accepted events, in arrival order
-    std::vector<RejectedRecord> rejected;///< rejected records, in arrival order
-    TimeMs processingTimeMs = 0;         ///< processing time at the end of this batch
+    std::vector<ClickEvent> events; ///< accepted events, in arrival order
+    std::vector<RejectedRecord> rejected; ///< rejected records, in arrival order
+    TimeMs processingTimeMs = 0; ///< processing time at the end of this batch
     void clear()
     {
         events.clear();
@@ -31,8 +31,8 @@ struct IngestBatch {
 };
 
 enum class PollResult : std::uint8_t {
-    Events,      ///< batch holds events and/or rejections
-    Idle,        ///< nothing available right now (try again)
+    Events, ///< batch holds events and/or rejections
+    Idle, ///< nothing available right now (try again)
     EndOfStream, ///< the source is exhausted; batch may still hold a final tail
 };
 

@@ -9,17 +9,17 @@ namespace adclick::engine {
 /// Why an input record was not accepted. Every rejection is counted per reason and kept
 /// (with its original bytes) in quarantine; none is silently dropped.
 enum class RejectReason : std::uint8_t {
-    NotJson = 0,        ///< not parseable JSON, or not a JSON object
-    MissingField,       ///< a required field is absent
-    WrongType,          ///< a field has the wrong JSON type
-    TimestampOutOfRange,///< click_timestamp outside the sane range
-    BadTimestamp,       ///< unparseable timestamp string
-    BadIp,              ///< ip is not an IPv4/IPv6 address
-    BadCountry,         ///< country is not a known ISO-3166 alpha-2 code
-    BadAdId,            ///< ad_id empty, too long, or negative
-    BadUserId,          ///< user_id empty or too long
-    TooLarge,           ///< message longer than the maximum size
-    DictionaryFull,     ///< too many distinct ad ids / user agents
+    NotJson = 0, ///< not parseable JSON, or not a JSON object
+    MissingField, ///< a required field is absent
+    WrongType, ///< a field has the wrong JSON type
+    TimestampOutOfRange, ///< click_timestamp outside the sane range
+    BadTimestamp, ///< unparseable timestamp string
+    BadIp, ///< ip is not an IPv4/IPv6 address
+    BadCountry, ///< country is not a known ISO-3166 alpha-2 code
+    BadAdId, ///< ad_id empty, too long, or negative
+    BadUserId, ///< user_id empty or too long
+    TooLarge, ///< message longer than the maximum size
+    DictionaryFull, ///< too many distinct ad ids / user agents
 };
 inline constexpr int kRejectReasonCount = 11;
 

@@ -17,7 +17,8 @@ VectorSource::VectorSource(std::span<const Record> records, std::uint32_t partit
 {
 }
 
-std::vector<VectorSource::Record> VectorSource::fromEvents(const std::vector<ClickEvent>& events, TimeMs processingTimeMs)
+std::vector<VectorSource::Record> VectorSource::fromEvents(
+    const std::vector<ClickEvent>& events, TimeMs processingTimeMs)
 {
     std::vector<Record> out(events.size());
     for (std::size_t i = 0; i < events.size(); ++i) {

@@ -18,7 +18,7 @@ class VectorSource final : public EventSource {
 public:
     struct Record {
         ClickEvent event;
-        bool rejected = false;      ///< true: `rejection` is delivered instead of `event`
+        bool rejected = false; ///< true: `rejection` is delivered instead of `event`
         RejectedRecord rejection;
         TimeMs processingTimeMs = 0; ///< processing time at which this record arrives
     };

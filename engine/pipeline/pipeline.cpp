@@ -8,13 +8,13 @@
 namespace adclick::engine {
 
 namespace {
-    constexpr TimeMs kEndOfTimeMs = INT64_MAX / 4;
+constexpr TimeMs kEndOfTimeMs = INT64_MAX / 4;
 
-    std::string describeFutureEvent(const ClickEvent& e, TimeMs nowMs)
-    {
-        return "{\"error\":\"event time too far ahead of processing time\",\"click_timestamp_ms\":"
-            + std::to_string(e.eventTimeMs) + ",\"processing_time_ms\":" + std::to_string(nowMs) + "}";
-    }
+std::string describeFutureEvent(const ClickEvent& e, TimeMs nowMs)
+{
+    return "{\"error\":\"event time too far ahead of processing time\",\"click_timestamp_ms\":"
+        + std::to_string(e.eventTimeMs) + ",\"processing_time_ms\":" + std::to_string(nowMs) + "}";
+}
 } // namespace
 
 Pipeline::Pipeline(PipelineConfig config, EventSource& source, Clock& clock)

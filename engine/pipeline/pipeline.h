@@ -70,8 +70,7 @@ public:
     TimeMs watermark() const { return m_watermarks.watermark(); }
     const WatermarkTracker& watermarks() const { return m_watermarks; }
     /// Ingest thread: partial counts of open windows, f(const WindowKey&, const WindowAggregator::Cell&).
-    template <typename F>
-    void forEachOpenCell(F&& f) const
+    template <typename F> void forEachOpenCell(F&& f) const
     {
         for (const auto& s : m_shards)
             s->windows.forEachOpenCell(f);

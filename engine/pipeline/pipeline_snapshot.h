@@ -32,8 +32,8 @@ struct LatenessHistogram {
 /// Cumulative counters of the speed layer since start. Every record polled ends in exactly
 /// one of: rejected, duplicate, lateDropped, counted (counted includes lateUpdated).
 struct PipelineCounters {
-    std::uint64_t received = 0;    ///< records polled (accepted + rejected)
-    std::uint64_t accepted = 0;    ///< decoded events
+    std::uint64_t received = 0; ///< records polled (accepted + rejected)
+    std::uint64_t accepted = 0; ///< decoded events
     std::uint64_t duplicates = 0;
     std::uint64_t lateDropped = 0;
     std::uint64_t lateUpdated = 0;
@@ -56,11 +56,11 @@ struct PipelineSnapshot {
     std::uint32_t idlePartitions = 0;
     PipelineCounters counters;
     LatenessHistogram lateness;
-    double wallSeconds = 0;            ///< wall time since the pipeline started
-    double eventsPerWallSecond = 0;    ///< received rate over the last snapshot interval
+    double wallSeconds = 0; ///< wall time since the pipeline started
+    double eventsPerWallSecond = 0; ///< received rate over the last snapshot interval
     std::size_t openWindows = 0;
     std::size_t openCells = 0;
-    std::size_t stateBytes = 0;        ///< windows + top-K + de-duplication memory
+    std::size_t stateBytes = 0; ///< windows + top-K + de-duplication memory
     std::size_t dedupIds = 0;
     std::uint32_t shards = 1;
     std::vector<WindowSummary> recentWindows; ///< most recent last

@@ -5,10 +5,10 @@
 namespace adclick::engine {
 
 namespace {
-    CountMinSketch makeSketch(const TopKConfig& c)
-    {
-        return CountMinSketch::forError(c.epsilon, c.delta, c.sketchSeed);
-    }
+CountMinSketch makeSketch(const TopKConfig& c)
+{
+    return CountMinSketch::forError(c.epsilon, c.delta, c.sketchSeed);
+}
 } // namespace
 
 TopKTracker::Slot::Slot(const TopKConfig& c)
@@ -194,10 +194,10 @@ std::size_t TopKTracker::exactBytes() const
 }
 
 namespace {
-    bool byCountThenAd(const TopKEntry& a, const TopKEntry& b)
-    {
-        return a.count != b.count ? a.count > b.count : a.adId < b.adId;
-    }
+bool byCountThenAd(const TopKEntry& a, const TopKEntry& b)
+{
+    return a.count != b.count ? a.count > b.count : a.adId < b.adId;
+}
 } // namespace
 
 TopKResult mergeTopK(const std::vector<const TopKTracker*>& shards, TimeMs windowEndMs, std::uint32_t k)

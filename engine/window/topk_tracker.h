@@ -43,8 +43,7 @@ public:
     /// Merges the slots of [windowEnd − windowMs, windowEnd) into scratch structures.
     void prepareQuery(TimeMs windowEndMs);
     /// Prepared exact counts: f(AdId, count) for every ad with a non-zero count.
-    template <typename F>
-    void forEachScratch(F&& f) const
+    template <typename F> void forEachScratch(F&& f) const
     {
         for (std::size_t ad = 0; ad < m_scratchDense.size(); ++ad)
             if (m_scratchDense[ad])
@@ -82,7 +81,7 @@ private:
     };
     struct Slot {
         explicit Slot(const TopKConfig& c);
-        std::vector<std::uint32_t> dense;     ///< exact counts of ads < kDenseAds
+        std::vector<std::uint32_t> dense; ///< exact counts of ads < kDenseAds
         FlatU64Map<std::uint32_t> exact { 16 }; ///< exact counts of other ads
         CountMinSketch sketch;
         FlatU64Map<std::uint32_t> candidateIndex { 64 }; ///< ad key → index in candidates

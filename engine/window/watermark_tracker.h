@@ -8,15 +8,15 @@
 namespace adclick::engine {
 
 struct WatermarkConfig {
-    TimeMs boundMs = 2 * kMsPerMinute;      ///< bounded out-of-orderness
+    TimeMs boundMs = 2 * kMsPerMinute; ///< bounded out-of-orderness
     TimeMs idleTimeoutMs = 30 * kMsPerSecond; ///< processing time without events before a partition is idle; 0 = never
 };
 
 /// State of one source partition, for metrics and the dashboard.
 struct PartitionWatermark {
     TimeMs maxEventTimeMs = kMinTimeMs;
-    TimeMs watermarkMs = kMinTimeMs;     ///< maxEventTime − bound
-    TimeMs lastActivityMs = 0;           ///< processing time of its last event
+    TimeMs watermarkMs = kMinTimeMs; ///< maxEventTime − bound
+    TimeMs lastActivityMs = 0; ///< processing time of its last event
     std::uint64_t events = 0;
     bool idle = false;
 };

@@ -89,8 +89,8 @@ void WindowAggregator::emitAll(TimeMs startMs, Window& w)
     const std::uint32_t revision = w.revision++;
     FlatU64Map<std::uint8_t> ads(w.cells.size() / 2 + 16);
     w.cells.forEach([&](std::uint64_t k, const Cell& c) {
-        m_closed.push_back({ WindowKey { cellAd(k), startMs, cellCountry(k), cellDevice(k) }, c.count, c.lateUpdated,
-            revision });
+        m_closed.push_back(
+            { WindowKey { cellAd(k), startMs, cellCountry(k), cellDevice(k) }, c.count, c.lateUpdated, revision });
         ads[static_cast<std::uint64_t>(cellAd(k)) | (1ULL << 32)] = 1;
     });
     w.dirty.clear();
@@ -102,8 +102,8 @@ void WindowAggregator::emitDirty(TimeMs startMs, Window& w)
     const std::uint32_t revision = w.revision++;
     w.dirty.forEach([&](std::uint64_t k, std::uint8_t) {
         const Cell* c = w.cells.find(k);
-        m_closed.push_back({ WindowKey { cellAd(k), startMs, cellCountry(k), cellDevice(k) }, c->count, c->lateUpdated,
-            revision });
+        m_closed.push_back(
+            { WindowKey { cellAd(k), startMs, cellCountry(k), cellDevice(k) }, c->count, c->lateUpdated, revision });
     });
     w.dirty.clear();
 }

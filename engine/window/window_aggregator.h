@@ -36,8 +36,7 @@ public:
     void drainSummaries(std::vector<WindowSummary>& out);
 
     /// Calls f(const WindowKey&, const Cell&) for every cell of windows still open (partial counts).
-    template <typename F>
-    void forEachOpenCell(F&& f) const
+    template <typename F> void forEachOpenCell(F&& f) const
     {
         for (const auto& entry : m_windows) {
             const TimeMs start = entry.first; // not a structured binding: clang 14 cannot capture those

@@ -10,7 +10,7 @@ namespace adclick::engine {
 
 /// What happens to an event whose window is already final (watermark past end + lateness).
 enum class LatePolicy : std::uint8_t {
-    Drop,   ///< count it as late-dropped (it stays in the raw log for the batch layer)
+    Drop, ///< count it as late-dropped (it stays in the raw log for the batch layer)
     Update, ///< add it to the window and re-emit the corrected absolute count
 };
 std::string_view latePolicyName(LatePolicy p);
@@ -31,7 +31,7 @@ struct WindowConfig {
 /// Consumers UPSERT the absolute count, so re-emission is idempotent.
 struct WindowResult {
     WindowKey key;
-    std::uint64_t count = 0;       ///< events counted, including late updates
+    std::uint64_t count = 0; ///< events counted, including late updates
     std::uint64_t lateUpdated = 0; ///< of which arrived after the window was final
     std::uint32_t revision = 0;
 };
@@ -45,9 +45,9 @@ struct LateDropDelta {
 /// One window start across all ads, emitted when it becomes final.
 struct WindowSummary {
     TimeMs windowStartMs = 0;
-    std::uint64_t counted = 0;     ///< events counted at finalisation
-    std::uint64_t cells = 0;       ///< distinct (ad, country, device)
-    std::uint64_t ads = 0;         ///< distinct ads
+    std::uint64_t counted = 0; ///< events counted at finalisation
+    std::uint64_t cells = 0; ///< distinct (ad, country, device)
+    std::uint64_t ads = 0; ///< distinct ads
     std::uint64_t lateDropped = 0; ///< late events dropped before finalisation (more may follow)
 };
 
@@ -57,15 +57,26 @@ constexpr std::uint64_t packCellKey(AdId ad, CountryCode country, DeviceClass de
     return (static_cast<std::uint64_t>(ad) << 24) | (static_cast<std::uint64_t>(country) << 8)
         | (static_cast<std::uint64_t>(device) << 1) | 1u;
 }
-constexpr AdId cellAd(std::uint64_t key) { return static_cast<AdId>(key >> 24); }
-constexpr CountryCode cellCountry(std::uint64_t key) { return static_cast<CountryCode>((key >> 8) & 0xFFFF); }
-constexpr DeviceClass cellDevice(std::uint64_t key) { return static_cast<DeviceClass>((key >> 1) & 0x7); }
+constexpr AdId cellAd(std::uint64_t key)
+{
+    return static_cast<AdId>(key >> 24);
+}
+constexpr CountryCode cellCountry(std::uint64_t key)
+{
+    return static_cast<CountryCode>((key >> 8) & 0xFFFF);
+}
+constexpr DeviceClass cellDevice(std::uint64_t key)
+{
+    return static_cast<DeviceClass>((key >> 1) & 0x7);
+}
 
 /// Shard owning an ad: all events of one ad go to one shard, so per-shard top-K and
 /// windows are disjoint and merge exactly.
 inline std::uint32_t shardOfAd(AdId ad, std::uint32_t shards)
 {
-    return shards <= 1 ? 0 : static_cast<std::uint32_t>((static_cast<std::uint64_t>(ad) * 0x9E3779B97F4A7C15ULL >> 32) % shards);
+    return shards <= 1
+        ? 0
+        : static_cast<std::uint32_t>((static_cast<std::uint64_t>(ad) * 0x9E3779B97F4A7C15ULL >> 32) % shards);
 }
 
 } // namespace adclick::engine

@@ -77,20 +77,34 @@ private slots:
     {
         QTest::addColumn<QString>("args");
         QTest::addColumn<QString>("named");
-        QTest::newRow("unknown") << "--frobnicate 3" << "--frobnicate";
-        QTest::newRow("bad duration") << "--duration 10minutes" << "--duration";
-        QTest::newRow("bad unit") << "--window 3w" << "--window";
-        QTest::newRow("window not dividing a day") << "--window 7s" << "--window";
-        QTest::newRow("negative rate") << "--rate -5" << "--rate";
-        QTest::newRow("rate not a number") << "--rate fast" << "--rate";
-        QTest::newRow("too many ads") << "--ads 20000000" << "--ads";
-        QTest::newRow("policy") << "--late-policy keep" << "--late-policy";
-        QTest::newRow("clock") << "--clock fast" << "--clock";
-        QTest::newRow("missing value") << "--seed" << "--seed";
-        QTest::newRow("file without input") << "--source file" << "--input";
-        QTest::newRow("fraction > 1") << "--late-fraction 1.5" << "--late-fraction";
-        QTest::newRow("shards 0") << "--shards 0" << "--shards";
-        QTest::newRow("flag with value") << "--json=1" << "--json";
+        QTest::newRow("unknown") << "--frobnicate 3"
+                                 << "--frobnicate";
+        QTest::newRow("bad duration") << "--duration 10minutes"
+                                      << "--duration";
+        QTest::newRow("bad unit") << "--window 3w"
+                                  << "--window";
+        QTest::newRow("window not dividing a day") << "--window 7s"
+                                                   << "--window";
+        QTest::newRow("negative rate") << "--rate -5"
+                                       << "--rate";
+        QTest::newRow("rate not a number") << "--rate fast"
+                                           << "--rate";
+        QTest::newRow("too many ads") << "--ads 20000000"
+                                      << "--ads";
+        QTest::newRow("policy") << "--late-policy keep"
+                                << "--late-policy";
+        QTest::newRow("clock") << "--clock fast"
+                               << "--clock";
+        QTest::newRow("missing value") << "--seed"
+                                       << "--seed";
+        QTest::newRow("file without input") << "--source file"
+                                            << "--input";
+        QTest::newRow("fraction > 1") << "--late-fraction 1.5"
+                                      << "--late-fraction";
+        QTest::newRow("shards 0") << "--shards 0"
+                                  << "--shards";
+        QTest::newRow("flag with value") << "--json=1"
+                                         << "--json";
     }
     void rejectsBadOptions()
     {
@@ -116,8 +130,8 @@ private slots:
     {
         const auto r = runAdclick({ "run", "--help" });
         QCOMPARE(r.exitCode, 0);
-        for (const char* opt : { "--source", "--input", "--seed", "--rate", "--ads", "--duration", "--clock", "--window",
-                 "--watermark-bound", "--allowed-lateness", "--late-policy", "--shards", "--json" })
+        for (const char* opt : { "--source", "--input", "--seed", "--rate", "--ads", "--duration", "--clock",
+                 "--window", "--watermark-bound", "--allowed-lateness", "--late-policy", "--shards", "--json" })
             QVERIFY2(r.out.contains(QLatin1String(opt)), opt);
         QVERIFY(r.out.contains("ms, s, m, h, d"));
     }

@@ -71,9 +71,8 @@ private slots:
                     for (auto [mn, mx] : { std::pair { 1, 1 }, std::pair { 1, 64 }, std::pair { 500, 5000 } })
                         for (int block : { 1, 50 }) {
                             const quint64 seed = 1000 + quint64(row++);
-                            QTest::addRow("%s late=%llds shards=%d batch=%d-%d shuffle=%d",
-                                policy ? "update" : "drop", static_cast<long long>(lateness / 1000), shards, mn, mx,
-                                block)
+                            QTest::addRow("%s late=%llds shards=%d batch=%d-%d shuffle=%d", policy ? "update" : "drop",
+                                static_cast<long long>(lateness / 1000), shards, mn, mx, block)
                                 << policy << lateness << shards << mn << mx << block << seed;
                         }
     }
@@ -141,8 +140,9 @@ private slots:
         std::vector<TopKEntry> brute;
         for (auto [ad, n] : perAd)
             brute.push_back({ ad, n });
-        std::sort(brute.begin(), brute.end(),
-            [](const TopKEntry& a, const TopKEntry& b) { return a.count != b.count ? a.count > b.count : a.adId < b.adId; });
+        std::sort(brute.begin(), brute.end(), [](const TopKEntry& a, const TopKEntry& b) {
+            return a.count != b.count ? a.count > b.count : a.adId < b.adId;
+        });
         brute.resize(std::min<std::size_t>(brute.size(), cfg.topK.k));
         QCOMPARE(run.topK.exact.size(), brute.size());
         for (std::size_t i = 0; i < brute.size(); ++i) {
@@ -193,7 +193,7 @@ private slots:
         };
         const std::vector<ClickEvent> events {
             ev(60999, 1), // watermark t0 + 59.999 s: the first window is one ms from final
-            ev(0, 1),     // on time, exactly at the first window's start
+            ev(0, 1), // on time, exactly at the first window's start
             ev(61000, 1), // watermark t0 + 60 s: the first window is final
             ev(59999, 1), // late by 1 ms: dropped
             ev(60000, 2), // exactly on the boundary: belongs to the second window, on time
@@ -228,7 +228,7 @@ private slots:
             e.adId = 5;
         events[0].eventTimeMs = t0 + 10;
         events[1].eventTimeMs = t0 + 200000; // watermark t0 + 199 s: first window final
-        events[2].eventTimeMs = t0 + 20;     // late: corrects the final window
+        events[2].eventTimeMs = t0 + 20; // late: corrects the final window
         auto cfg = config(LatePolicy::Update, 0, 1);
         cfg.watermark.boundMs = 1000;
         cfg.window.updateRetentionMs = 10 * kMsPerMinute;

@@ -31,13 +31,14 @@ struct OracleResult {
     std::uint64_t lateUpdated = 0;
     std::uint64_t counted = 0;
     std::vector<ClickEvent::Disposition> dispositions; ///< per input event
-    TimeMs watermarkMs = kMinTimeMs;                    ///< after the last event
+    TimeMs watermarkMs = kMinTimeMs; ///< after the last event
 };
 
 /// Exact counts for `events` (arrival order) under the pipeline's rules. No idleness:
 /// the watermark is max(previous, min over all partitions of max event time − bound);
 /// de-duplication remembers every click id (use a horizon longer than the data).
-inline OracleResult runOracle(const std::vector<ClickEvent>& events, const PipelineConfig& cfg, std::uint32_t partitions)
+inline OracleResult runOracle(
+    const std::vector<ClickEvent>& events, const PipelineConfig& cfg, std::uint32_t partitions)
 {
     OracleResult r;
     std::vector<TimeMs> maxTime(partitions, kMinTimeMs);

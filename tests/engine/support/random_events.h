@@ -18,20 +18,20 @@ struct RandomStreamSpec {
     std::uint32_t ads = 40;
     std::uint32_t partitions = 3;
     TimeMs startMs = 1767225600000LL; // 2026-01-01T00:00:00Z, a window boundary
-    TimeMs stepMs = 20;                // nominal arrival spacing
+    TimeMs stepMs = 20; // nominal arrival spacing
     TimeMs jitterMs = 5000;
     double lateFraction = 0.05;
     TimeMs lateMaxMs = 8 * 60 * 1000;
     double duplicateFraction = 0.03;
-    double boundaryFraction = 0.02;    ///< events placed exactly at / 1 ms before a minute boundary
+    double boundaryFraction = 0.02; ///< events placed exactly at / 1 ms before a minute boundary
 };
 
 inline std::vector<ClickEvent> randomStream(const RandomStreamSpec& spec)
 {
     std::mt19937_64 rng(spec.seed);
     std::uniform_real_distribution<double> u(0, 1);
-    const CountryCode countries[] = { packCountry('U', 'S'), packCountry('D', 'E'), packCountry('I', 'N'),
-        packCountry('B', 'R') };
+    const CountryCode countries[]
+        = { packCountry('U', 'S'), packCountry('D', 'E'), packCountry('I', 'N'), packCountry('B', 'R') };
     std::vector<ClickEvent> out;
     out.reserve(spec.events);
     std::vector<std::int64_t> offsets(spec.partitions, 0);

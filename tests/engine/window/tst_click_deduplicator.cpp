@@ -25,7 +25,7 @@ private slots:
     {
         ClickDeduplicator d(60000);
         QVERIFY(!d.isDuplicate(7, 0));
-        QVERIFY(!d.isDuplicate(8, 60000));  // rotation 1: 7 moves to previous
+        QVERIFY(!d.isDuplicate(8, 60000)); // rotation 1: 7 moves to previous
         QVERIFY(!d.isDuplicate(9, 120000)); // rotation 2: 7 forgotten
         QVERIFY(!d.isDuplicate(7, 120001));
         QVERIFY(d.isDuplicate(8, 120002));

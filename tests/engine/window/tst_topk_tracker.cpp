@@ -42,7 +42,8 @@ std::vector<TopKEntry> bruteTopK(const std::vector<Click>& clicks, TimeMs from, 
     std::vector<TopKEntry> v;
     for (auto [a, n] : m)
         v.push_back({ a, n });
-    std::sort(v.begin(), v.end(), [](auto& a, auto& b) { return a.count != b.count ? a.count > b.count : a.adId < b.adId; });
+    std::sort(
+        v.begin(), v.end(), [](auto& a, auto& b) { return a.count != b.count ? a.count > b.count : a.adId < b.adId; });
     if (v.size() > k)
         v.resize(k);
     return v;
@@ -113,10 +114,10 @@ private slots:
         TopKTracker t(cfg);
         const TimeMs s = 1767225600000LL;
         for (int i = 0; i < 10; ++i)
-            t.add(1, s + i * 1000);     // slot 0
+            t.add(1, s + i * 1000); // slot 0
         for (int i = 0; i < 3; ++i)
-            t.add(2, s + 65000 + i);    // slot 6
-        t.advanceWatermark(s + 60000);  // window [s, s+60s): slot 0 is inside
+            t.add(2, s + 65000 + i); // slot 6
+        t.advanceWatermark(s + 60000); // window [s, s+60s): slot 0 is inside
         t.prepareQuery(t.windowEndFor(s + 60000));
         QCOMPARE(t.scratchTotal(), std::uint64_t(10));
         t.advanceWatermark(s + 70000); // window [s+10s, s+70s): slot 0 dropped
