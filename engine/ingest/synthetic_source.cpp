@@ -44,7 +44,7 @@ constexpr TimeMs kMaxIdleSleepMs = 20;
 enum Stream : std::uint64_t {
     kKindStream = 1,
     kUserTimeStream, // low 32 bits: user, high 32 bits: jitter
-    kLateStream,     // high 32 bits: late?, low bits: unused
+    kLateStream, // high 32 bits: late?, low bits: unused
     kLateDelayStream,
     kBurstStream,
     kMalformedStream,
@@ -228,11 +228,37 @@ struct CountryWeight {
     std::uint16_t perMille;
 };
 constexpr std::array<CountryWeight, 31> kCountries = { {
-    { "US", 300 }, { "IN", 100 }, { "GB", 70 }, { "DE", 55 }, { "BR", 50 }, { "JP", 45 }, { "FR", 40 },
-    { "CA", 35 }, { "MX", 30 }, { "ID", 30 }, { "IT", 25 }, { "ES", 22 }, { "AU", 20 }, { "KR", 26 },
-    { "NL", 15 }, { "TR", 15 }, { "PL", 12 }, { "PH", 12 }, { "VN", 11 }, { "SE", 10 }, { "NG", 10 },
-    { "EG", 9 }, { "ZA", 8 }, { "AR", 8 }, { "CO", 7 }, { "SA", 7 }, { "AE", 6 }, { "CH", 6 }, { "BE", 6 },
-    { "SG", 5 }, { "XX", 5 },
+    { "US", 300 },
+    { "IN", 100 },
+    { "GB", 70 },
+    { "DE", 55 },
+    { "BR", 50 },
+    { "JP", 45 },
+    { "FR", 40 },
+    { "CA", 35 },
+    { "MX", 30 },
+    { "ID", 30 },
+    { "IT", 25 },
+    { "ES", 22 },
+    { "AU", 20 },
+    { "KR", 26 },
+    { "NL", 15 },
+    { "TR", 15 },
+    { "PL", 12 },
+    { "PH", 12 },
+    { "VN", 11 },
+    { "SE", 10 },
+    { "NG", 10 },
+    { "EG", 9 },
+    { "ZA", 8 },
+    { "AR", 8 },
+    { "CO", 7 },
+    { "SA", 7 },
+    { "AE", 6 },
+    { "CH", 6 },
+    { "BE", 6 },
+    { "SG", 5 },
+    { "XX", 5 },
 } };
 
 struct UserAgentWeight {
@@ -414,7 +440,7 @@ struct SyntheticSource::Impl {
         // to the event as two 8-byte stores (byte-wise building would stall the copy).
         std::array<std::uint64_t, 2> ipWords {};
         bool isV6 = false;
-        std::uint8_t country = 0;   ///< index into kCountries
+        std::uint8_t country = 0; ///< index into kCountries
         std::uint8_t userAgent = 0; ///< index into kUserAgents
     };
 
@@ -431,10 +457,10 @@ struct SyntheticSource::Impl {
     double ratePerSec = 1;
     std::uint64_t malformedThreshold = 0; ///< on 53 bits
     std::uint64_t duplicateThreshold = 0; ///< on 53 bits, cumulative after malformed
-    std::uint64_t lateThreshold = 0;      ///< on 32 bits
-    std::uint64_t burstThreshold = 0;     ///< on 53 bits
-    std::uint32_t ipv6Threshold = 0;      ///< on 16 bits
-    std::uint64_t jitterRange = 1;        ///< jitterMaxMs + 1
+    std::uint64_t lateThreshold = 0; ///< on 32 bits
+    std::uint64_t burstThreshold = 0; ///< on 53 bits
+    std::uint32_t ipv6Threshold = 0; ///< on 16 bits
+    std::uint64_t jitterRange = 1; ///< jitterMaxMs + 1
     std::uint64_t adStride = 0;
     std::uint64_t adShift = 0;
     double adInverse = 1;
@@ -607,7 +633,8 @@ struct SyntheticSource::Impl {
         if ((streamOf(h, kLateStream) >> 32) < lateThreshold) {
             const double u = unitOf(streamOf(h, kLateDelayStream));
             const double late = -static_cast<double>(config.lateDelayMeanMs) * std::log1p(-u);
-            delayMs += static_cast<TimeMs>(std::min(late, static_cast<double>(std::max<TimeMs>(0, config.lateDelayMaxMs))));
+            delayMs
+                += static_cast<TimeMs>(std::min(late, static_cast<double>(std::max<TimeMs>(0, config.lateDelayMaxMs))));
         }
         c.eventTimeMs = zeroMs + offsetMs - delayMs;
         if (burstAd && offsetMs >= config.burstStartMs && offsetMs - config.burstStartMs < config.burstDurationMs
@@ -709,7 +736,8 @@ struct SyntheticSource::Impl {
 
     std::string malformedBytes(std::uint64_t sequence, std::uint64_t h) const
     {
-        std::uint32_t pickWeight = below32(static_cast<std::uint32_t>(streamOf(h, kMalformedStream)), kMalformedWeightTotal);
+        std::uint32_t pickWeight
+            = below32(static_cast<std::uint32_t>(streamOf(h, kMalformedStream)), kMalformedWeightTotal);
         MalformedKind kind = MalformedKind::Truncated;
         for (const MalformedWeight& w : kMalformedWeights) {
             if (pickWeight < w.weight) {
