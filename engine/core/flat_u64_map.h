@@ -17,7 +17,7 @@
 namespace adclick::engine {
 
 /// Open-addressing hash map from non-zero 64-bit keys to trivially copyable values
-/// (linear probing, power-of-two capacity, max load 1/2). Key 0 marks an empty slot, so
+/// (linear probing, power-of-two capacity, max load 3/4: large tables stay cache-sized). Key 0 marks an empty slot, so
 /// callers must never insert 0. No erase: tables are cleared or dropped as a whole
 /// (windows, slots, generations), which keeps probing simple and the hot path branch-light.
 /// Not thread-safe.
@@ -44,7 +44,7 @@ public:
             if (s.key == key)
                 return s.value;
             if (s.key == 0) {
-                if ((m_size + 1) * 2 > m_capacity) {
+                if ((m_size + 1) * 4 > m_capacity * 3) {
                     grow();
                     return (*this)[key];
                 }
@@ -131,7 +131,7 @@ private:
     static std::size_t roundUp(std::size_t n)
     {
         std::size_t c = 16;
-        while (c < n * 2)
+        while (c * 3 < n * 4)
             c <<= 1;
         return c;
     }
