@@ -10,11 +10,16 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <numeric>
 #include <string_view>
 #include <thread>
 #include <vector>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 // How a record is made (every choice is a pure function of (seed, sequence)):
 // - recordHash(n) = mix64(seedKey ^ n·φ); each independent choice of record n uses its own
@@ -38,6 +43,8 @@ constexpr std::uint64_t kUserSalt = 0x7573657273616c74ULL;
 constexpr std::size_t kMaxQuarantineBytes = 4096;
 constexpr std::uint32_t kDuplicateWindow = 1000;
 constexpr int kDuplicateAttempts = 8;
+constexpr std::uint32_t kMaxCachedUsers = 2'000'000; // 16 MB of user hashes at most
+constexpr std::size_t kProduceChunk = 64; // records planned ahead of their user-hash lookup
 constexpr TimeMs kMaxIdleSleepMs = 20;
 
 // Independent random streams of one record.
@@ -218,6 +225,68 @@ private:
     double m_tailLow = 0;
     double m_tailHigh = 0;
     double m_s = 0;
+};
+
+// ---- User hash cache ----------------------------------------------------------------------------
+
+// hashUserId("u<k>") per user k, filled lazily (0 = not computed yet). Zero-filled anonymous
+// memory: a page costs memory only once touched; on Linux it asks for transparent huge pages
+// because lookups are random (with 4 KiB pages nearly every one would miss the TLB).
+class UserHashCache {
+public:
+    UserHashCache() = default;
+    ~UserHashCache() { release(); }
+    UserHashCache(const UserHashCache&) = delete;
+    UserHashCache& operator=(const UserHashCache&) = delete;
+
+    /// Discards the contents; afterwards users 0 … entries−1 are cacheable (fewer if memory is short).
+    void reset(std::size_t entries)
+    {
+        release();
+        if (entries == 0)
+            return;
+        const std::size_t bytes = entries * sizeof(std::uint64_t);
+#if defined(__linux__)
+        void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+            return;
+#if defined(MADV_HUGEPAGE)
+        ::madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+#else
+        void* p = std::calloc(entries, sizeof(std::uint64_t));
+        if (!p)
+            return;
+#endif
+        m_data = static_cast<std::uint64_t*>(p);
+        m_size = entries;
+    }
+
+    std::size_t size() const
+    {
+        return m_size;
+    }
+    std::uint64_t* slot(std::uint32_t user)
+    {
+        return m_data + user;
+    }
+
+private:
+    void release()
+    {
+        if (!m_data)
+            return;
+#if defined(__linux__)
+        ::munmap(m_data, m_size * sizeof(std::uint64_t));
+#else
+        std::free(m_data);
+#endif
+        m_data = nullptr;
+        m_size = 0;
+    }
+
+    std::uint64_t* m_data = nullptr;
+    std::size_t m_size = 0;
 };
 
 // ---- Fixed mixes --------------------------------------------------------------------------------
@@ -466,6 +535,7 @@ struct SyntheticSource::Impl {
     double adInverse = 1;
     ZipfRanks zipf { 1, 0 };
     std::string clickIdPrefix; ///< "c<seed>-"
+    UserHashCache userHashes;
     std::optional<AdId> burstAd;
 
     // Fixed tables.
@@ -537,6 +607,10 @@ struct SyntheticSource::Impl {
         clickIdPrefix = std::to_string(c.seed);
         clickIdPrefix.insert(0, 1, 'c');
         clickIdPrefix.push_back('-');
+        // Hashes of "u<k>" do not depend on the seed: the cache only changes with its size.
+        const std::size_t cached = std::size_t { std::min(userCount, kMaxCachedUsers) } + 1;
+        if (userHashes.size() != cached)
+            userHashes.reset(cached);
         burstAd = c.burstAdId != 0 && c.burstDurationMs > 0 ? AdDictionary::fromNumber(c.burstAdId) : std::nullopt;
     }
 
@@ -621,9 +695,10 @@ struct SyntheticSource::Impl {
         return static_cast<AdId>(rem + 1);
     }
 
-    Content contentOf(std::uint64_t origin) const
+    Content contentOf(std::uint64_t origin) const { return contentOf(origin, recordHash(origin)); }
+    /// h must be recordHash(origin).
+    Content contentOf(std::uint64_t origin, std::uint64_t h) const
     {
-        const std::uint64_t h = recordHash(origin);
         Content c;
         c.sequence = origin;
         const TimeMs offsetMs = offsetMsOf(origin);
@@ -822,28 +897,57 @@ struct SyntheticSource::Impl {
 
     // ---- producing ----------------------------------------------------------------------------
 
+    // Records are made in chunks: the first pass draws each record's kind and content and
+    // prefetches its user's cached hash, the second builds the events, by then without waiting
+    // on memory.
     void produce(IngestBatch& batch, std::uint64_t first, std::uint64_t count)
     {
         batch.events.reserve(batch.events.size() + count);
         // Positions advance incrementally: no division per event.
         SourcePosition position { static_cast<std::int64_t>(first / partitions),
             static_cast<std::uint32_t>(first % partitions) };
-        for (std::uint64_t n = first; n < first + count; ++n, advance(position)) {
-            const std::uint64_t h = recordHash(n);
-            std::uint64_t origin = n;
-            const Kind kind = kindOf(n, h, origin);
-            if (kind == Kind::Malformed) {
-                rejectMalformed(batch, n, h, position);
-                continue;
+        std::array<Content, kProduceChunk> contents;
+        std::array<std::uint64_t, kProduceChunk> hashes;
+        std::array<bool, kProduceChunk> malformed;
+        const std::uint64_t end = first + count;
+        for (std::uint64_t base = first; base < end; base += kProduceChunk) {
+            const auto k = static_cast<std::size_t>(std::min<std::uint64_t>(kProduceChunk, end - base));
+            for (std::size_t i = 0; i < k; ++i) {
+                const std::uint64_t n = base + i;
+                const std::uint64_t h = recordHash(n);
+                std::uint64_t origin = n;
+                hashes[i] = h;
+                malformed[i] = kindOf(n, h, origin) == Kind::Malformed;
+                if (malformed[i])
+                    continue;
+                contents[i] = origin == n ? contentOf(n, h) : contentOf(origin);
+                if (contents[i].user < userHashes.size())
+                    __builtin_prefetch(userHashes.slot(contents[i].user));
             }
-            // Built in place (a local copied in would stall on store forwarding); zeroed first so
-            // that the padding is too and runs compare byte for byte.
-            ClickEvent& e = batch.events.emplace_back();
-            std::memset(static_cast<void*>(&e), 0, sizeof e);
-            const Content c = contentOf(origin);
-            fillEvent(e, c, attributesOf(c.user), computeUserHash(c.user));
-            e.setPosition(position);
+            for (std::size_t i = 0; i < k; ++i, advance(position)) {
+                if (malformed[i]) {
+                    rejectMalformed(batch, base + i, hashes[i], position);
+                    continue;
+                }
+                // Built in place (a local copied in would stall on store forwarding); zeroed
+                // first so that the padding is too and runs compare byte for byte.
+                ClickEvent& e = batch.events.emplace_back();
+                std::memset(static_cast<void*>(&e), 0, sizeof e);
+                const Content& c = contents[i];
+                fillEvent(e, c, attributesOf(c.user), userHash(c.user));
+                e.setPosition(position);
+            }
         }
+    }
+
+    std::uint64_t userHash(std::uint32_t user)
+    {
+        if (user >= userHashes.size())
+            return computeUserHash(user);
+        std::uint64_t& cached = *userHashes.slot(user);
+        if (cached == 0)
+            cached = computeUserHash(user); // a hash of 0 is recomputed each time: harmless
+        return cached;
     }
 
     void advance(SourcePosition& p) const
