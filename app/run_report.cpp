@@ -164,16 +164,21 @@ void RunReport::summary(const PipelineSnapshot& s, double wallSeconds)
             first = false;
         }
         rejected += "}";
+        std::string lateness = "[";
+        for (int b = 0; b < LatenessHistogram::kBuckets; ++b)
+            lateness += std::string(b ? "," : "") + std::to_string(s.lateness.counts[static_cast<std::size_t>(b)]);
+        lateness += "]";
         std::fprintf(m_out,
             "{\"type\":\"summary\",\"received\":%llu,\"accepted\":%llu,\"counted\":%llu,\"late_dropped\":%llu,"
             "\"late_updated\":%llu,\"duplicates\":%llu,\"rejected\":%llu,\"rejected_by_reason\":%s,"
-            "\"windows_finalised\":%llu,\"watermark_ms\":%lld,\"wall_seconds\":%.3f,\"events_per_sec\":%.0f}\n",
+            "\"windows_finalised\":%llu,\"watermark_ms\":%lld,\"wall_seconds\":%.3f,\"events_per_sec\":%.0f,"
+            "\"lateness_histogram_log2_seconds\":%s}\n",
             static_cast<unsigned long long>(c.received), static_cast<unsigned long long>(c.accepted),
             static_cast<unsigned long long>(c.counted), static_cast<unsigned long long>(c.lateDropped),
             static_cast<unsigned long long>(c.lateUpdated), static_cast<unsigned long long>(c.duplicates),
             static_cast<unsigned long long>(c.rejected.total()), rejected.c_str(),
             static_cast<unsigned long long>(c.windowsFinalised), static_cast<long long>(s.watermarkMs), wallSeconds,
-            rate);
+            rate, lateness.c_str());
     } else {
         std::fprintf(m_out,
             "\nsummary: %s records received in %.2f s (%s/s)\n"
@@ -190,6 +195,24 @@ void RunReport::summary(const PipelineSnapshot& s, double wallSeconds)
                 std::fprintf(m_out, "    %-22s %10s\n",
                     std::string(rejectReasonName(static_cast<RejectReason>(i))).c_str(),
                     groupThousands(c.rejected.byReason[i]).c_str());
+        if (c.lateDropped + c.lateUpdated > 0) {
+            std::fprintf(m_out, "  how late were late events (watermark − event time):\n");
+            std::uint64_t peak = 1;
+            for (auto n : s.lateness.counts)
+                peak = std::max(peak, n);
+            for (int b = 0; b < LatenessHistogram::kBuckets; ++b) {
+                const std::uint64_t n = s.lateness.counts[static_cast<std::size_t>(b)];
+                if (n == 0)
+                    continue;
+                const std::string range = b == 0 ? "< 1s"
+                    : b == LatenessHistogram::kBuckets - 1
+                    ? ">= " + formatDurationMs((TimeMs { 1 } << (b - 1)) * kMsPerSecond)
+                    : formatDurationMs((TimeMs { 1 } << (b - 1)) * kMsPerSecond) + " … "
+                        + formatDurationMs((TimeMs { 1 } << b) * kMsPerSecond);
+                std::fprintf(m_out, "    %-16s %10s  %s\n", range.c_str(), groupThousands(n).c_str(),
+                    std::string(static_cast<std::size_t>(1 + 39 * n / peak), '#').c_str());
+            }
+        }
         std::fprintf(m_out, "  windows finalised %s, watermark %s\n", groupThousands(c.windowsFinalised).c_str(),
             s.watermarkMs > kMinTimeMs ? formatIsoUtc(s.watermarkMs).c_str() : "not yet established");
     }
