@@ -235,8 +235,9 @@ ParsedRun parseRunOptions(const std::vector<std::string>& args)
             return r;
         }
         if (!opt->apply(r.options, value)) {
-            r.error
-                = "invalid value '" + value + "' for " + name + " (expected " + opt->valueName + ": " + opt->help + ")";
+            r.error = "invalid value '";
+            r.error.append(value).append("' for ").append(name).append(" (expected ");
+            r.error.append(opt->valueName).append(": ").append(opt->help).append(")");
             return r;
         }
     }

@@ -63,7 +63,7 @@ std::string formatIsoUtc(TimeMs t)
 {
     const TimeMs secs = (t >= 0 ? t : t - 999) / 1000;
     const int millis = static_cast<int>(t - secs * 1000);
-    const std::time_t tt = static_cast<std::time_t>(secs);
+    const auto tt = static_cast<std::time_t>(secs);
     std::tm tm {};
     gmtime_r(&tt, &tm);
     char buf[64];

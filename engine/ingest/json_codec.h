@@ -13,7 +13,7 @@ namespace adclick::engine {
 
 /// Limits the codec enforces; anything outside is rejected with a reason, never thrown.
 struct CodecLimits {
-    std::size_t maxMessageBytes = 64 * 1024;
+    std::size_t maxMessageBytes = std::size_t { 64 } * 1024;
     TimeMs minTimestampMs = 946684800000LL;  ///< 2000-01-01T00:00:00Z
     TimeMs maxTimestampMs = 4102444800000LL; ///< 2100-01-01T00:00:00Z
     std::size_t maxUserIdBytes = 256;

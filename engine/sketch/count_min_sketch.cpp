@@ -67,7 +67,7 @@ std::uint32_t CountMinSketch::suggestDepth(double delta)
 
 CountMinSketch CountMinSketch::forError(double epsilon, double delta, std::uint64_t seed)
 {
-    return CountMinSketch(suggestWidth(epsilon), suggestDepth(delta), seed);
+    return { suggestWidth(epsilon), suggestDepth(delta), seed };
 }
 
 CountMinSketch::Hashes CountMinSketch::hashes(std::uint64_t key) const
