@@ -1,5 +1,6 @@
 #include "cli.h"
 
+#include "generate_command.h"
 #include "run_command.h"
 #include "run_options.h"
 
@@ -31,16 +32,22 @@ int runCli(int argc, char** argv)
     }
     const std::string command = args[0];
     args.erase(args.begin());
-    if (command == "run") {
+    if (command == "run" || command == "generate") {
         ParsedRun parsed = parseRunOptions(args);
         if (parsed.help) {
             std::fputs(runHelpText().c_str(), stdout);
+            if (command == "generate")
+                std::fputs("\nadclick generate takes the generator options and --duration, and writes NDJSON to "
+                           "standard output.\n",
+                    stdout);
             return 0;
         }
         if (!parsed.error.empty()) {
-            std::fprintf(stderr, "adclick run: %s\n", parsed.error.c_str());
+            std::fprintf(stderr, "adclick %s: %s\n", command.c_str(), parsed.error.c_str());
             return 2;
         }
+        if (command == "generate")
+            return runGenerateCommand(parsed.options, stdout, stderr);
         return runRunCommand(parsed.options, stdout, stderr);
     }
     std::fprintf(stderr, "adclick: unknown command '%s' (see adclick help)\n", command.c_str());
