@@ -6,7 +6,8 @@
 //   (b) generator + aggregation end to end (virtual clock, as fast as possible)
 //   (c) baseline: std::unordered_map<(ad, minute, country, device), count> over the events of (a)
 //
-// Usage: bench_engine [--events N] [--ads N] [--runs N] [--shards N] [--e2e-only 1]
+// Usage: bench_engine [--events N] [--ads N] [--runs N] [--shards N] [--e2e-only 1] [--core-only 1]
+// --core-only runs (a) alone (no baseline, no generator run): the loop to profile.
 // --e2e-only runs (b) alone, so the peak RSS printed at the end is the engine's own memory
 // (e.g. --ads 1000000 for the 1 M distinct ads memory goal).
 // Each figure is the median of --runs measured runs after one warm-up run, with min and max.
@@ -99,6 +100,7 @@ int main(int argc, char** argv)
     int runs = 5;
     std::uint32_t maxShards = 2;
     bool e2eOnly = false;
+    bool coreOnly = false;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!std::strcmp(argv[i], "--events"))
             events = std::stoull(argv[i + 1]);
@@ -108,6 +110,8 @@ int main(int argc, char** argv)
             runs = std::stoi(argv[i + 1]);
         else if (!std::strcmp(argv[i], "--e2e-only"))
             e2eOnly = std::strcmp(argv[i + 1], "0") != 0;
+        else if (!std::strcmp(argv[i], "--core-only"))
+            coreOnly = std::strcmp(argv[i + 1], "0") != 0;
         else if (!std::strcmp(argv[i], "--shards"))
             maxShards = static_cast<std::uint32_t>(std::stoul(argv[i + 1]));
     }
@@ -152,12 +156,12 @@ int main(int argc, char** argv)
             data.insert(data.end(), batch.events.begin(), batch.events.end());
         }
     }
-    const auto records = VectorSource::fromEvents(data, data.back().eventTimeMs);
+    const TimeMs arrivalMs = data.back().eventTimeMs; // every event has arrived when the run starts
     const std::uint32_t partitions = benchGenerator(ads).partitions;
 
     // (c) baseline
     std::size_t baselineGroups = 0;
-    const Stats baseline = measure(runs, events, [&] {
+    const Stats baseline = coreOnly ? Stats { 1, 1, 1 } : measure(runs, events, [&] {
         std::unordered_map<std::uint64_t, std::uint64_t> counts;
         for (const ClickEvent& e : data) {
             const std::uint64_t minute = static_cast<std::uint64_t>(e.eventTimeMs / kMsPerMinute);
@@ -167,27 +171,28 @@ int main(int argc, char** argv)
         }
         baselineGroups = counts.size();
     });
-    print("(c) baseline std::unordered_map (ad,minute,country,dev)", baseline, nullptr);
+    if (!coreOnly)
+        print("(c) baseline std::unordered_map (ad,minute,country,dev)", baseline, nullptr);
 
     // (a) aggregation core
     for (std::uint32_t shards = 1; shards <= maxShards; ++shards) {
         std::uint64_t counted = 0;
         const Stats core = measure(runs, events, [&] {
             VirtualClock clock(data.front().eventTimeMs);
-            VectorSource src(std::span<const VectorSource::Record>(records), partitions);
+            VectorSource src(std::span<const ClickEvent>(data), partitions, arrivalMs);
             Pipeline p(benchPipeline(shards), src, clock);
             p.run();
             p.finish();
             counted = p.counters().counted;
         });
         const std::string name = "(a) aggregation core, " + std::to_string(shards) + " shard(s)";
-        print(name.c_str(), core, &baseline);
+        print(name.c_str(), core, coreOnly ? nullptr : &baseline);
         if (counted + 0 == 0)
             std::printf("    warning: nothing counted\n");
     }
 
     // (b) generator + aggregation end to end
-    for (std::uint32_t shards = 1; shards <= maxShards; ++shards) {
+    for (std::uint32_t shards = 1; shards <= maxShards && !coreOnly; ++shards) {
         const Stats e2e = measure(runs, events, [&] {
             AdDictionary d;
             UserAgentDictionary u;

@@ -36,17 +36,23 @@ public:
     FlatU64Map& operator=(FlatU64Map&&) noexcept = default;
 
     /// Reference to the value of key, default-constructing it (V{}) when new. key != 0.
-    V& operator[](std::uint64_t key)
+    V& operator[](std::uint64_t key) { return findOrInsert(key, hashOf(key)); }
+
+    /// The hash operator[] and prefetchHash() use: a caller that computes it once per key can
+    /// prefetch the slot early and then update it without hashing again.
+    static std::uint64_t hashOf(std::uint64_t key) { return mix64(key); }
+    /// operator[] with the key's hashOf() already computed. key != 0.
+    V& findOrInsert(std::uint64_t key, std::uint64_t hash)
     {
-        std::size_t i = mix64(key) & m_mask;
+        std::size_t i = hash & m_mask;
         while (true) {
             Slot& s = m_slots[i];
-            if (s.key == key)
+            if (s.key == key) [[likely]]
                 return s.value;
             if (s.key == 0) {
-                if ((m_size + 1) * 4 > m_capacity * 3) {
+                if ((m_size + 1) * 4 > m_capacity * 3) [[unlikely]] {
                     grow();
-                    return (*this)[key];
+                    return findOrInsert(key, hash);
                 }
                 s.key = key;
                 s.value = V {};
@@ -74,7 +80,9 @@ public:
     bool contains(std::uint64_t key) const { return find(key) != nullptr; }
     /// Hints the CPU to load key's home slot: issued a few events ahead, it overlaps the
     /// cache misses of a batch instead of paying them one after another.
-    void prefetch(std::uint64_t key) const { __builtin_prefetch(&m_slots[mix64(key) & m_mask], 1, 1); }
+    void prefetch(std::uint64_t key) const { prefetchHash(mix64(key)); }
+    /// prefetch() with the key's hashOf() already computed.
+    void prefetchHash(std::uint64_t hash) const { __builtin_prefetch(&m_slots[hash & m_mask], 1, 1); }
 
     /// Removes key if present (backward-shift deletion keeps probe chains intact).
     bool erase(std::uint64_t key)

@@ -17,6 +17,13 @@ VectorSource::VectorSource(std::span<const Record> records, std::uint32_t partit
 {
 }
 
+VectorSource::VectorSource(std::span<const ClickEvent> events, std::uint32_t partitions, TimeMs processingTimeMs)
+    : m_events(events)
+    , m_eventsProcessingTimeMs(processingTimeMs)
+    , m_partitions(partitions == 0 ? 1 : partitions)
+{
+}
+
 std::vector<VectorSource::Record> VectorSource::fromEvents(
     const std::vector<ClickEvent>& events, TimeMs processingTimeMs)
 {
@@ -35,16 +42,28 @@ void VectorSource::setBatchSizes(std::size_t minBatch, std::size_t maxBatch, std
     m_rng.seed(seed);
 }
 
-PollResult VectorSource::poll(IngestBatch& batch, std::size_t maxEvents)
+std::size_t VectorSource::nextBatchSize(std::size_t maxEvents)
 {
-    if (m_next >= m_records.size())
-        return PollResult::EndOfStream;
     std::size_t n = maxEvents;
     if (m_minBatch > 0) {
         std::uniform_int_distribution<std::size_t> dist(m_minBatch, m_maxBatch);
         n = std::min(n, dist(m_rng));
     }
-    n = std::min(n, m_records.size() - m_next);
+    return std::min(n, size() - m_next);
+}
+
+PollResult VectorSource::poll(IngestBatch& batch, std::size_t maxEvents)
+{
+    if (m_next >= size())
+        return PollResult::EndOfStream;
+    const std::size_t n = nextBatchSize(maxEvents);
+    if (!m_events.empty()) {
+        const auto from = m_events.begin() + static_cast<std::ptrdiff_t>(m_next);
+        batch.events.insert(batch.events.end(), from, from + static_cast<std::ptrdiff_t>(n));
+        batch.processingTimeMs = std::max(batch.processingTimeMs, m_eventsProcessingTimeMs);
+        m_next += n;
+        return m_next >= size() ? PollResult::EndOfStream : PollResult::Events;
+    }
     for (std::size_t i = 0; i < n; ++i) {
         const Record& r = m_records[m_next + i];
         if (r.rejected)
@@ -59,11 +78,17 @@ PollResult VectorSource::poll(IngestBatch& batch, std::size_t maxEvents)
 
 std::string VectorSource::describe() const
 {
-    return "memory (" + std::to_string(m_records.size()) + " records, " + std::to_string(m_partitions) + " partitions)";
+    return "memory (" + std::to_string(size()) + " records, " + std::to_string(m_partitions) + " partitions)";
 }
 
 bool VectorSource::seek(std::uint32_t partition, std::int64_t offset)
 {
+    for (std::size_t i = 0; i < m_events.size(); ++i) {
+        if (m_events[i].partition == partition && m_events[i].offset == offset) {
+            m_next = i + 1;
+            return true;
+        }
+    }
     for (std::size_t i = 0; i < m_records.size(); ++i) {
         const Record& r = m_records[i];
         const SourcePosition p = r.rejected ? r.rejection.position : r.event.position();

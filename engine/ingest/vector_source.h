@@ -26,6 +26,9 @@ public:
     VectorSource(std::vector<Record> records, std::uint32_t partitions);
     /// Non-owning: replays records that outlive the source (benchmarks replay one copy many times).
     VectorSource(std::span<const Record> records, std::uint32_t partitions);
+    /// Non-owning, accepted events only, all arriving at processingTimeMs: poll() hands them out
+    /// with one bulk copy of 64-byte events instead of unpacking 128-byte records one by one.
+    VectorSource(std::span<const ClickEvent> events, std::uint32_t partitions, TimeMs processingTimeMs);
     /// Convenience: accepted events only, all arriving at processing time processingTimeMs.
     static std::vector<Record> fromEvents(const std::vector<ClickEvent>& events, TimeMs processingTimeMs);
 
@@ -38,11 +41,16 @@ public:
     /// Seeks to the record after the first record whose position equals (partition, offset).
     bool seek(std::uint32_t partition, std::int64_t offset) override;
     void rewind() { m_next = 0; }
-    std::size_t remaining() const { return m_records.size() - m_next; }
+    std::size_t remaining() const { return size() - m_next; }
 
 private:
+    std::size_t size() const { return m_events.empty() ? m_records.size() : m_events.size(); }
+    std::size_t nextBatchSize(std::size_t maxEvents);
+
     std::vector<Record> m_owned;
     std::span<const Record> m_records;
+    std::span<const ClickEvent> m_events; ///< events-only mode when non-empty
+    TimeMs m_eventsProcessingTimeMs = 0;
     std::uint32_t m_partitions;
     std::size_t m_next = 0;
     std::size_t m_minBatch = 0;

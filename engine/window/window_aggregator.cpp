@@ -25,6 +25,10 @@ WindowAggregator::Window& WindowAggregator::windowFor(TimeMs startMs)
             m_pool.pop_back();
         } else {
             w = std::make_unique<Window>();
+            // Sized like the largest window so far: growing by doubling would rehash every cell
+            // about twice and fault in a fresh table at each step.
+            if (m_cellsHint > 0)
+                w->cells = FlatU64Map<Cell>(m_cellsHint + m_cellsHint / 8);
         }
         // A window first touched by a late update is already final.
         w->closed = startMs + m_config.windowMs + m_config.allowedLatenessMs <= m_watermarkMs;
@@ -37,64 +41,114 @@ WindowAggregator::Window& WindowAggregator::windowFor(TimeMs startMs)
 
 void WindowAggregator::add(const ClickEvent* events, std::size_t n)
 {
-    const TimeMs windowMs = m_config.windowMs;
-    TimeMs start = kMinTimeMs;
-    constexpr std::size_t kLookahead = 12;
+    // Software pipeline: the cell of event i + kAhead is hashed and prefetched while event i is
+    // counted, so ~kAhead cache misses on the (tens of MiB) cell table are in flight at once
+    // instead of one after another. Keys and hashes wait in a small ring so each is computed once.
+    constexpr std::size_t kAhead = 16;
+    std::uint64_t keys[kAhead];
+    std::uint64_t hashes[kAhead];
+    const auto stage = [&](std::size_t j) {
+        const ClickEvent& f = events[j];
+        const std::uint64_t key = packCellKey(f.adId, f.country, f.device);
+        const std::uint64_t hash = FlatU64Map<Cell>::hashOf(key);
+        keys[j % kAhead] = key;
+        hashes[j % kAhead] = hash;
+        // Into the cached window's table: right for nearly every event (they cluster in one
+        // window), and a wrong guess only costs a useless prefetch.
+        if (m_cached)
+            m_cached->cells.prefetchHash(hash);
+    };
+    for (std::size_t j = 0; j < std::min(n, kAhead); ++j)
+        stage(j);
+
+    const auto windowMs = static_cast<std::uint64_t>(m_config.windowMs);
+    std::uint64_t counted = 0;
     for (std::size_t i = 0; i < n; ++i) {
-        if (i + kLookahead < n && m_cached) {
-            const ClickEvent& f = events[i + kLookahead];
-            if (f.eventTimeMs >= m_cachedStart && f.eventTimeMs < m_cachedStart + windowMs)
-                m_cached->cells.prefetch(packCellKey(f.adId, f.country, f.device));
-        }
+        const std::uint64_t key = keys[i % kAhead];
+        const std::uint64_t hash = hashes[i % kAhead];
+        if (i + kAhead < n)
+            stage(i + kAhead);
         const ClickEvent& e = events[i];
-        if (e.eventTimeMs < start || e.eventTimeMs >= start + windowMs)
-            start = windowStartOf(e.eventTimeMs, windowMs); // rare: events cluster in one window
-        const std::uint64_t key = packCellKey(e.adId, e.country, e.device);
-        switch (e.disposition()) {
-        case ClickEvent::Disposition::Counted: {
-            Window& w = windowFor(start);
-            assert(!w.closed);
-            ++w.cells[key].count;
-            ++w.counted;
-            ++m_counted;
-            break;
+        // Common case in one branch: counted on time, in the window of the previous event.
+        if (e.disposition() == ClickEvent::Disposition::Counted && m_cached
+            && static_cast<std::uint64_t>(e.eventTimeMs) - static_cast<std::uint64_t>(m_cachedStart) < windowMs)
+            [[likely]] {
+            ++m_cached->cells.findOrInsert(key, hash).count;
+            ++m_cached->counted;
+            ++counted;
+        } else {
+            addSlow(e, key);
         }
-        case ClickEvent::Disposition::LateUpdated: {
-            Window& w = windowFor(start);
-            Cell& c = w.cells[key];
-            ++c.count;
-            ++c.lateUpdated;
-            ++w.counted;
-            if (w.closed)
-                w.dirty[key] = 1;
-            ++m_counted;
-            ++m_lateUpdated;
-            break;
-        }
-        case ClickEvent::Disposition::LateDropped: {
-            ++m_lateDrops[start][key];
-            if (auto it = m_windows.find(start); it != m_windows.end())
-                ++it->second->lateDropped;
-            ++m_lateDropped;
-            break;
-        }
-        case ClickEvent::Disposition::Duplicate:
-            break;
-        }
+    }
+    m_counted += counted;
+}
+
+void WindowAggregator::addSlow(const ClickEvent& e, std::uint64_t key)
+{
+    const TimeMs start = windowStartOf(e.eventTimeMs, m_config.windowMs);
+    switch (e.disposition()) {
+    case ClickEvent::Disposition::Counted: {
+        Window& w = windowFor(start);
+        assert(!w.closed);
+        ++w.cells[key].count;
+        ++w.counted;
+        ++m_counted;
+        break;
+    }
+    case ClickEvent::Disposition::LateUpdated: {
+        Window& w = windowFor(start);
+        Cell& c = w.cells[key];
+        ++c.count;
+        ++c.lateUpdated;
+        ++w.counted;
+        if (w.closed)
+            w.dirty[key] = 1;
+        ++m_counted;
+        ++m_lateUpdated;
+        break;
+    }
+    case ClickEvent::Disposition::LateDropped: {
+        ++m_lateDrops[start][key];
+        if (auto it = m_windows.find(start); it != m_windows.end())
+            ++it->second->lateDropped;
+        ++m_lateDropped;
+        break;
+    }
+    case ClickEvent::Disposition::Duplicate:
+        break;
     }
 }
 
 void WindowAggregator::emitAll(TimeMs startMs, Window& w)
 {
     const std::uint32_t revision = w.revision++;
-    FlatU64Map<std::uint8_t> ads(w.cells.size() / 2 + 16);
+    m_closed.reserve(m_closed.size() + w.cells.size());
+    // Distinct ads: a bitmap for the common small numeric ids (cleared below by walking the
+    // same cells), a map for the rest; both kept across windows so no table is re-faulted.
+    std::size_t ads = 0;
     w.cells.forEach([&](std::uint64_t k, const Cell& c) {
+        const AdId ad = cellAd(k);
         m_closed.push_back(
-            { WindowKey { cellAd(k), startMs, cellCountry(k), cellDevice(k) }, c.count, c.lateUpdated, revision });
-        ads[static_cast<std::uint64_t>(cellAd(k)) | (1ULL << 32)] = 1;
+            { WindowKey { ad, startMs, cellCountry(k), cellDevice(k) }, c.count, c.lateUpdated, revision });
+        if (ad < kAdBitmapAds) {
+            if (ad / 64 >= m_adBits.size())
+                m_adBits.resize(
+                    std::min<std::size_t>(kAdBitmapAds / 64, std::max<std::size_t>(ad / 64 + 1, m_adBits.size() * 2)),
+                    0);
+            std::uint64_t& word = m_adBits[ad / 64];
+            const std::uint64_t bit = 1ULL << (ad % 64);
+            ads += (word & bit) == 0;
+            word |= bit;
+        } else {
+            m_otherAds[static_cast<std::uint64_t>(ad) | (1ULL << 32)] = 1;
+        }
     });
+    std::fill(m_adBits.begin(), m_adBits.end(), 0);
+    ads += m_otherAds.size();
+    m_otherAds.clear();
     w.dirty.clear();
-    m_summaries.push_back({ startMs, w.counted, w.cells.size(), ads.size(), w.lateDropped });
+    m_summaries.push_back({ startMs, w.counted, w.cells.size(), ads, w.lateDropped });
+    m_cellsHint = std::max(m_cellsHint, w.cells.size());
 }
 
 void WindowAggregator::emitDirty(TimeMs startMs, Window& w)
@@ -149,7 +203,12 @@ void WindowAggregator::advanceWatermark(TimeMs watermarkMs)
 
 void WindowAggregator::drainClosed(std::vector<WindowResult>& out)
 {
-    out.insert(out.end(), m_closed.begin(), m_closed.end());
+    // A window emits hundreds of thousands of cells: hand the buffer over instead of copying it
+    // (the caller's emptied buffer comes back, capacity kept, for the next emission).
+    if (out.empty())
+        out.swap(m_closed);
+    else
+        out.insert(out.end(), m_closed.begin(), m_closed.end());
     m_closed.clear();
 }
 

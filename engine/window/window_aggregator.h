@@ -27,6 +27,7 @@ public:
     explicit WindowAggregator(WindowConfig config);
     ~WindowAggregator();
 
+    /// Counts events[0..n) by their disposition. Ingest order within a cell does not matter.
     void add(const ClickEvent* events, std::size_t n);
     void advanceWatermark(TimeMs watermarkMs);
 
@@ -66,6 +67,8 @@ private:
         bool closed = false;
     };
     Window& windowFor(TimeMs startMs);
+    /// Any event the fast path of add() does not take: late, dropped, duplicate, other window.
+    void addSlow(const ClickEvent& e, std::uint64_t key);
     void emitAll(TimeMs startMs, Window& w);
     void emitDirty(TimeMs startMs, Window& w);
 
@@ -76,6 +79,10 @@ private:
     std::vector<std::unique_ptr<Window>> m_pool; ///< recycled windows (keeps table allocations)
     std::map<TimeMs, FlatU64Map<std::uint32_t>> m_lateDrops;
     std::vector<WindowResult> m_closed;
+    static constexpr AdId kAdBitmapAds = 1u << 24; ///< ads below this are counted in m_adBits by emitAll()
+    std::vector<std::uint64_t> m_adBits; ///< emitAll() scratch: one bit per ad id, all zero between calls
+    FlatU64Map<std::uint8_t> m_otherAds { 16 }; ///< emitAll() scratch: ads ≥ kAdBitmapAds
+    std::size_t m_cellsHint = 0; ///< most cells any emitted window had: initial size of new windows
     std::vector<WindowSummary> m_summaries;
     TimeMs m_watermarkMs = kMinTimeMs;
     std::uint64_t m_counted = 0;
