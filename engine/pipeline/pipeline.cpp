@@ -153,10 +153,13 @@ void Pipeline::aggregate(TimeMs watermarkMs, const std::vector<ClickEvent>* inPl
                 }
                 ++s.batchCounts[(slotIndex << 32 | e.adId) + 1];
             }
+            s.increments.clear();
             s.batchCounts.forEach([&](std::uint64_t key, std::uint32_t n) {
                 const std::uint64_t k = key - 1;
-                s.topK.add(static_cast<AdId>(k & 0xFFFFFFFFu), static_cast<TimeMs>(k >> 32) * slideMs, n);
+                s.increments.push_back(
+                    { static_cast<AdId>(k & 0xFFFFFFFFu), n, static_cast<TimeMs>(k >> 32) * slideMs });
             });
+            s.topK.add(s.increments.data(), s.increments.size());
             s.input.clear();
         }
         s.windows.advanceWatermark(watermarkMs);

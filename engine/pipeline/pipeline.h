@@ -87,6 +87,7 @@ private:
         TopKTracker topK;
         std::vector<ClickEvent> input;
         FlatU64Map<std::uint32_t> batchCounts { 8192 }; ///< (top-K slot, ad) → events in this batch
+        std::vector<TopKTracker::Increment> increments; ///< batchCounts in slot order, for TopKTracker::add
     };
     void classify(IngestBatch& batch);
     /// inPlace: with one shard, the batch's events are aggregated where they are.

@@ -83,6 +83,20 @@ void TopKTracker::add(AdId ad, TimeMs eventTimeMs, std::uint32_t count)
     trackCandidate(s, ad, s.sketch.updateAndEstimate(key, count));
 }
 
+void TopKTracker::add(const Increment* increments, std::size_t n)
+{
+    constexpr std::size_t kAhead = 8;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (i + kAhead < n) {
+            const AdId ad = increments[i + kAhead].ad;
+            // Into the slot of the previous increment (a batch spans one or two slots).
+            if (m_cached && ad < kDenseAds)
+                __builtin_prefetch(m_cached->dense.data() + ad, 1, 1);
+        }
+        add(increments[i].ad, increments[i].eventTimeMs, increments[i].count);
+    }
+}
+
 void TopKTracker::trackCandidate(Slot& s, AdId ad, std::uint32_t estimate)
 {
     const std::uint64_t key = adKey(ad);

@@ -25,13 +25,24 @@ public:
 
     /// Counts one event of ad at eventTimeMs (events of already-dropped slots are ignored).
     void add(AdId ad, TimeMs eventTimeMs, std::uint32_t count = 1);
+    /// count events of one ad at eventTimeMs (a batch pre-aggregated per slot and ad).
+    struct Increment {
+        AdId ad;
+        std::uint32_t count;
+        TimeMs eventTimeMs;
+    };
+    /// Same as add() for each increment in order, with the per-ad counters prefetched a few
+    /// increments ahead: they are random accesses into arrays larger than the L2 cache.
+    void add(const Increment* increments, std::size_t n);
     /// Prefetch hint for an event about to be added (same slot as the previous one only).
     void prefetch(AdId ad, TimeMs eventTimeMs) const
     {
+        // Address arithmetic rather than a bounds-checked &dense[ad]: GCC 12 drops the latter
+        // prefetch; one past the end is harmless (a prefetch never faults).
         if (m_cached && eventTimeMs >= m_cachedFromMs && eventTimeMs < m_cachedFromMs + m_config.slideMs) {
-            if (ad < m_cached->dense.size())
-                __builtin_prefetch(&m_cached->dense[ad], 1, 1);
-            else if (ad >= kDenseAds)
+            if (ad < kDenseAds)
+                __builtin_prefetch(m_cached->dense.data() + ad, 1, 1);
+            else
                 m_cached->exact.prefetch(adKey(ad));
         }
     }
