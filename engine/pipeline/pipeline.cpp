@@ -92,7 +92,8 @@ void Pipeline::classify(IngestBatch& batch)
 
     std::size_t kept = 0;
     for (std::size_t i = 0; i < batch.events.size(); ++i) {
-        ClickEvent e = batch.events[i];
+        // In place: copying the 64-byte event out and back costs store-forwarding stalls.
+        ClickEvent& e = batch.events[i];
         if (m_config.maxFutureMs > 0 && e.eventTimeMs > now + m_config.maxFutureMs) {
             batch.rejected.push_back({ RejectReason::TimestampOutOfRange, e.position(), describeFutureEvent(e, now) });
             m_counters.rejected.add(RejectReason::TimestampOutOfRange);
@@ -125,7 +126,9 @@ void Pipeline::classify(IngestBatch& batch)
             if (!inPlace)
                 m_shards[shardOfAd(e.adId, shards)]->input.push_back(e);
         }
-        batch.events[kept++] = e;
+        if (kept != i)
+            batch.events[kept] = e;
+        ++kept;
     }
     batch.events.resize(kept);
 }
