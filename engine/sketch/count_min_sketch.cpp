@@ -9,37 +9,35 @@
 namespace adclick::engine {
 
 namespace {
-    constexpr char kMagic[4] = { 'C', 'M', 'S', 'K' };
-    constexpr std::size_t kHeaderBytes = 4 + 1 + 4 + 4 + 8 + 8;
-    constexpr std::uint32_t kMaxWidth = 1u << 26;
+constexpr char kMagic[4] = { 'C', 'M', 'S', 'K' };
+constexpr std::size_t kHeaderBytes = 4 + 1 + 4 + 4 + 8 + 8;
+constexpr std::uint32_t kMaxWidth = 1u << 26;
 
-    template <typename T>
-    void put(std::vector<std::uint8_t>& out, T v)
-    {
-        for (std::size_t i = 0; i < sizeof(T); ++i)
-            out.push_back(static_cast<std::uint8_t>(static_cast<std::uint64_t>(v) >> (8 * i)));
-    }
-    template <typename T>
-    T get(const std::uint8_t* p)
-    {
-        std::uint64_t v = 0;
-        for (std::size_t i = 0; i < sizeof(T); ++i)
-            v |= static_cast<std::uint64_t>(p[i]) << (8 * i);
-        return static_cast<T>(v);
-    }
-    std::uint32_t roundUpPow2(std::uint64_t n)
-    {
-        std::uint64_t w = 8;
-        while (w < n && w < kMaxWidth)
-            w <<= 1;
-        return static_cast<std::uint32_t>(w);
-    }
-    bool fail(std::string* error, const char* why)
-    {
-        if (error)
-            *error = why;
-        return false;
-    }
+template <typename T> void put(std::vector<std::uint8_t>& out, T v)
+{
+    for (std::size_t i = 0; i < sizeof(T); ++i)
+        out.push_back(static_cast<std::uint8_t>(static_cast<std::uint64_t>(v) >> (8 * i)));
+}
+template <typename T> T get(const std::uint8_t* p)
+{
+    std::uint64_t v = 0;
+    for (std::size_t i = 0; i < sizeof(T); ++i)
+        v |= static_cast<std::uint64_t>(p[i]) << (8 * i);
+    return static_cast<T>(v);
+}
+std::uint32_t roundUpPow2(std::uint64_t n)
+{
+    std::uint64_t w = 8;
+    while (w < n && w < kMaxWidth)
+        w <<= 1;
+    return static_cast<std::uint32_t>(w);
+}
+bool fail(std::string* error, const char* why)
+{
+    if (error)
+        *error = why;
+    return false;
+}
 } // namespace
 
 CountMinSketch::CountMinSketch(std::uint32_t width, std::uint32_t depth, std::uint64_t seed)
@@ -47,6 +45,7 @@ CountMinSketch::CountMinSketch(std::uint32_t width, std::uint32_t depth, std::ui
     , m_mask(m_width - 1)
     , m_depth(std::clamp<std::uint32_t>(depth, 1, kMaxDepth))
     , m_seed(seed)
+    , m_seedMix(mix64(seed + 0x9E3779B97F4A7C15ULL))
     , m_counters(static_cast<std::size_t>(m_width) * m_depth, 0)
 {
 }
@@ -70,13 +69,6 @@ CountMinSketch CountMinSketch::forError(double epsilon, double delta, std::uint6
     return { suggestWidth(epsilon), suggestDepth(delta), seed };
 }
 
-CountMinSketch::Hashes CountMinSketch::hashes(std::uint64_t key) const
-{
-    // Kirsch–Mitzenmacher double hashing: row i uses h1 + i·h2 (h2 odd, so rows differ).
-    const std::uint64_t h = mix64(key ^ mix64(m_seed + 0x9E3779B97F4A7C15ULL));
-    return { static_cast<std::uint32_t>(h), static_cast<std::uint32_t>(h >> 32) | 1u };
-}
-
 std::uint64_t CountMinSketch::estimate(std::uint64_t key) const
 {
     const Hashes h = hashes(key);
@@ -84,7 +76,8 @@ std::uint64_t CountMinSketch::estimate(std::uint64_t key) const
     const std::uint32_t* row = m_counters.data();
     for (std::uint32_t i = 0; i < m_depth; ++i, row += m_width)
         est = std::min(est, row[(h.h1 + i * h.h2) & m_mask]);
-    return est;
+    // All counters saturated: the true count may exceed 2^32 − 1, but never N.
+    return est == UINT32_MAX ? std::max<std::uint64_t>(est, m_total) : est;
 }
 
 double CountMinSketch::epsilon() const
@@ -163,7 +156,7 @@ std::optional<CountMinSketch> CountMinSketch::deserialize(std::span<const std::u
     const std::uint8_t* c = p + kHeaderBytes;
     for (std::size_t i = 0; i < cells; ++i)
         s.m_counters[i] = get<std::uint32_t>(c + 4 * i);
-    // Every row sums to the total unless a counter saturated.
+    // Every row sums to the total unless a counter saturated; then it sums to less.
     for (std::uint32_t r = 0; r < depth; ++r) {
         std::uint64_t sum = 0;
         bool saturated = false;
@@ -172,7 +165,7 @@ std::optional<CountMinSketch> CountMinSketch::deserialize(std::span<const std::u
             sum += v;
             saturated |= v == UINT32_MAX;
         }
-        if (!saturated && sum != total)
+        if (saturated ? sum > total : sum != total)
             return fail(error, "counters do not add up to the total"), std::nullopt;
     }
     return s;

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "core/hash.h"
+
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -11,8 +13,9 @@ namespace adclick::engine {
 /// Count-Min Sketch (Cormode & Muthukrishnan 2005) over 64-bit keys with uint32 counters.
 ///
 /// Guarantee: for a sketch of width w and depth d that has seen N total count,
-/// estimate(x) ≥ true(x) always, and estimate(x) ≤ true(x) + ε·N with probability ≥ 1 − δ,
-/// where ε = e / w and δ = e^−d. Counters saturate at 2^32 − 1 (never wrap).
+/// estimate(x) ≥ true(x) always, and estimate(x) ≤ true(x) + ε·N with probability ≥ 1 − δ
+/// (per key, over the choice of seed), where ε = e / w and δ = e^−d. Counters saturate at
+/// 2^32 − 1 (never wrap); a key whose counters all saturated is estimated as N, still an upper bound.
 /// Sketches with the same width, depth and seed merge exactly: merge(a, b) equals the sketch
 /// of the concatenated streams. Not thread-safe. update*() neither allocates nor divides.
 class CountMinSketch {
@@ -20,7 +23,7 @@ public:
     static constexpr std::uint8_t kSerialVersion = 1;
     static constexpr std::uint32_t kMaxDepth = 16;
 
-    /// width is rounded up to a power of two (≥ 8); depth is clamped to [1, kMaxDepth].
+    /// width is rounded up to a power of two in [8, 2^26]; depth is clamped to [1, kMaxDepth].
     CountMinSketch(std::uint32_t width, std::uint32_t depth, std::uint64_t seed = 0);
 
     /// ceil(e / ε), rounded up to a power of two.
@@ -31,7 +34,8 @@ public:
     static CountMinSketch forError(double epsilon, double delta, std::uint64_t seed = 0);
 
     void update(std::uint64_t key, std::uint32_t count = 1) { (void)updateAndEstimate(key, count); }
-    /// Adds count and returns the key's new estimate (the minimum over its counters).
+    /// Adds count and returns the key's new estimate (the minimum over its counters, capped at
+    /// 2^32 − 1). Hot path: one mix of the key, no allocation, no division.
     std::uint32_t updateAndEstimate(std::uint64_t key, std::uint32_t count = 1)
     {
         const Hashes h = hashes(key);
@@ -74,12 +78,18 @@ private:
         std::uint32_t h1;
         std::uint32_t h2;
     };
-    Hashes hashes(std::uint64_t key) const;
+    Hashes hashes(std::uint64_t key) const
+    {
+        // Kirsch–Mitzenmacher double hashing: row i uses h1 + i·h2 (h2 odd, so rows differ).
+        const std::uint64_t h = mix64(key ^ m_seedMix);
+        return { static_cast<std::uint32_t>(h), static_cast<std::uint32_t>(h >> 32) | 1u };
+    }
 
     std::uint32_t m_width;
     std::uint32_t m_mask;
     std::uint32_t m_depth;
     std::uint64_t m_seed;
+    std::uint64_t m_seedMix; // mix64 of the seed, so an update mixes the key only once
     std::uint64_t m_total = 0;
     std::vector<std::uint32_t> m_counters;
 };
