@@ -26,6 +26,8 @@ public:
     std::optional<AdId> lookup(std::string_view external) const;
 
     static constexpr std::size_t kMaxAdIdLength = 128;
+    /// Any thread: number of named (interned) ads; their ids are kFirstNamedAdId + [0, namedCount()).
+    std::uint32_t namedCount() const { return m_names.size(); }
 
 private:
     StringDictionary m_names;

@@ -134,6 +134,13 @@ public:
             if (m_slots[i].key != 0)
                 f(m_slots[i].key, m_slots[i].value);
     }
+    /// Calls f(key, value&) for every entry, in slot order; f may change values, not keys.
+    template <typename F> void forEachMutable(F&& f)
+    {
+        for (std::size_t i = 0; i < m_capacity; ++i)
+            if (m_slots[i].key != 0)
+                f(m_slots[i].key, m_slots[i].value);
+    }
 
 private:
     static std::size_t roundUp(std::size_t n)

@@ -35,6 +35,7 @@ Pipeline::Pipeline(PipelineConfig config, EventSource& source, Clock& clock)
         m_shards.back()->input.reserve(m_config.batchSize);
     }
     m_pool = std::make_unique<ShardPool>(m_config.shards);
+    m_offsets.assign(source.partitionCount(), -1);
     m_batch.events.reserve(m_config.batchSize);
     auto initial = std::make_shared<PipelineSnapshot>();
     initial->source = source.describe();
@@ -55,6 +56,8 @@ PollResult Pipeline::step()
     now = std::max(now, m_clock.nowMs());
     if (m_source.partitionCount() > m_watermarks.partitions().size())
         m_watermarks.resize(m_source.partitionCount());
+    if (m_source.partitionCount() > m_offsets.size())
+        m_offsets.resize(m_source.partitionCount(), -1);
     const TimeMs wmBefore = m_watermarks.advanceProcessingTime(now);
     (void)wmBefore;
     m_batch.processingTimeMs = now;
@@ -77,8 +80,11 @@ PollResult Pipeline::step()
 void Pipeline::classify(IngestBatch& batch)
 {
     m_counters.received += batch.events.size() + batch.rejected.size();
-    for (const RejectedRecord& rr : batch.rejected)
+    for (const RejectedRecord& rr : batch.rejected) {
         m_counters.rejected.add(rr.reason);
+        if (rr.position.partition < m_offsets.size())
+            m_offsets[rr.position.partition] = std::max(m_offsets[rr.position.partition], rr.position.offset);
+    }
 
     const TimeMs now = batch.processingTimeMs;
     const TimeMs windowMs = m_config.window.windowMs;
@@ -89,18 +95,22 @@ void Pipeline::classify(IngestBatch& batch)
     TimeMs wm = m_watermarks.watermark();
     TimeMs cachedStart = kMinTimeMs; // window of the previous event: avoids a division per event
     const bool inPlace = shards == 1; // one shard reads batch.events directly (no copy)
+    const TimeMs slideMs = m_config.topK.slideMs;
+    TimeMs slotFrom = kMinTimeMs; // top-K slot of the previous counted event
 
     std::size_t kept = 0;
     for (std::size_t i = 0; i < batch.events.size(); ++i) {
         // In place: copying the 64-byte event out and back costs store-forwarding stalls.
         ClickEvent& e = batch.events[i];
+        if (e.partition < m_offsets.size() && e.offset > m_offsets[e.partition])
+            m_offsets[e.partition] = e.offset;
         if (m_config.maxFutureMs > 0 && e.eventTimeMs > now + m_config.maxFutureMs) {
             batch.rejected.push_back({ RejectReason::TimestampOutOfRange, e.position(), describeFutureEvent(e, now) });
             m_counters.rejected.add(RejectReason::TimestampOutOfRange);
             continue;
         }
-        ++m_counters.accepted;
-        if (m_config.deduplicate && e.hasClickId() && m_dedup.isDuplicate(e.clickId, wm)) {
+        const std::uint64_t sequence = m_counters.accepted++; // the event's raw log sequence
+        if (m_config.deduplicate && e.hasClickId() && m_dedup.isDuplicate(e.clickId, wm, sequence)) {
             e.setDisposition(ClickEvent::Disposition::Duplicate);
             ++m_counters.duplicates;
         } else {
@@ -121,6 +131,11 @@ void Pipeline::classify(IngestBatch& batch)
                 e.setDisposition(ClickEvent::Disposition::LateDropped);
                 ++m_counters.lateDropped;
                 m_lateness.add(wm - e.eventTimeMs);
+            }
+            if (e.disposition() != ClickEvent::Disposition::LateDropped
+                && (e.eventTimeMs < slotFrom || e.eventTimeMs >= slotFrom + slideMs)) [[unlikely]] {
+                slotFrom = windowStartOf(e.eventTimeMs, slideMs);
+                noteTopKSlot(slotFrom / slideMs, sequence);
             }
             wm = m_watermarks.observe(e.partition, e.eventTimeMs);
             if (!inPlace)

@@ -14,11 +14,24 @@
 #include <memory>
 #include <mutex>
 #include <span>
+#include <string>
 #include <vector>
 
 namespace adclick::engine {
 
 class ShardPool;
+
+/// What a checkpoint takes from the pipeline (captureCheckpoint(), ingest thread, between steps).
+struct PipelineCheckpoint {
+    std::vector<std::uint8_t> state; ///< watermarks, counters, de-duplication generations, top-K slot starts
+    std::vector<SourcePosition> offsets; ///< last consumed offset per partition (-1: none yet)
+    std::vector<WindowResult> changedOpenCells; ///< partial counts of open cells changed since the last capture
+    TimeMs processingTimeMs = 0;
+    TimeMs watermarkMs = kMinTimeMs;
+    std::uint64_t nextSequence = 0; ///< accepted events so far = raw log sequence of the next one
+    std::uint64_t replayFromSequence = 0; ///< recovery replays the raw log from here (dedup, top-K)
+    bool finished = false; ///< finish() ran: every window was finalised
+};
 
 /// Receives what the pipeline produces, on the ingest thread.
 class PipelineSink {
@@ -65,9 +78,29 @@ public:
     /// Ingest thread: top-K over the latest complete window.
     TopKResult topK(std::uint32_t k);
 
+    /// Ingest thread, between steps: the state a checkpoint needs. Clears the changed marks of
+    /// the open cells it returns, so each capture holds what changed since the previous one.
+    void captureCheckpoint(PipelineCheckpoint& out);
+
+    /// Recovery, before the first step(), in this order: restoreState(); restoreCell() for every
+    /// stored speed row of a window holdsWindow() says is still held; replayEvent() for every raw
+    /// log record from replayFromSequence() up to the checkpoint's end, in log order; finishRestore().
+    /// The pipeline then continues exactly as the run that wrote the checkpoint would have.
+    bool restoreState(std::span<const std::uint8_t> state, std::string& error);
+    bool holdsWindow(TimeMs windowStartMs) const;
+    void restoreCell(const WindowKey& key, std::uint64_t count, std::uint64_t lateUpdated, std::uint32_t revision);
+    std::uint64_t replayFromSequence() const;
+    void replayEvent(const ClickEvent& e, std::uint64_t sequence);
+    void finishRestore();
+    /// Last consumed offset per source partition (-1: none), as restored or advanced since.
+    const std::vector<std::int64_t>& sourceOffsets() const { return m_offsets; }
+    bool finished() const { return m_finished; }
+
     const PipelineConfig& config() const { return m_config; }
     const PipelineCounters& counters() const { return m_counters; }
     TimeMs watermark() const { return m_watermarks.watermark(); }
+    /// Processing time of the last step (ingest thread).
+    TimeMs processingTimeMs() const { return m_watermarks.processingTimeMs(); }
     const WatermarkTracker& watermarks() const { return m_watermarks; }
     /// Ingest thread: partial counts of open windows, f(const WindowKey&, const WindowAggregator::Cell&).
     template <typename F> void forEachOpenCell(F&& f) const
@@ -93,6 +126,9 @@ private:
     /// inPlace: with one shard, the batch's events are aggregated where they are.
     void aggregate(TimeMs watermarkMs, const std::vector<ClickEvent>* inPlace = nullptr);
     void deliverResults();
+    /// Remembers the raw log sequence of the first counted event of each top-K slot.
+    void noteTopKSlot(std::int64_t slot, std::uint64_t sequence);
+    void pruneTopKSlots();
 
     PipelineConfig m_config;
     EventSource& m_source;
@@ -111,6 +147,10 @@ private:
     std::vector<WindowSummary> m_recentSummaries;
     std::atomic<bool> m_stop { false };
     bool m_finished = false;
+    std::vector<std::int64_t> m_offsets; ///< last consumed offset per partition
+    /// (top-K slot index, sequence of its first counted event), for slots still live.
+    std::vector<std::pair<std::int64_t, std::uint64_t>> m_topKSlotStarts;
+    std::uint64_t m_topKReplayFrom = 0; ///< during recovery: first sequence the top-K replay needs
 
     mutable std::mutex m_snapshotMutex;
     std::shared_ptr<const PipelineSnapshot> m_snapshot;

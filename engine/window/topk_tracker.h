@@ -74,6 +74,8 @@ public:
     const std::vector<AdId>& scratchCandidates() const { return m_scratchCandidates; }
     std::uint64_t scratchTotal() const { return m_scratchTotal; }
 
+    /// Index (eventTime / slideMs) of the oldest slot still kept; events of lower slots are ignored.
+    std::int64_t lowestSlot() const { return m_lowestSlot; }
     std::uint64_t ignoredEvents() const { return m_ignored; }
     std::size_t slotCount() const { return m_slots.size(); }
     std::size_t sketchBytes() const;

@@ -44,6 +44,20 @@ TimeMs WatermarkTracker::advanceProcessingTime(TimeMs nowMs)
     return m_watermarkMs;
 }
 
+void WatermarkTracker::restore(const std::vector<PartitionWatermark>& partitions, TimeMs watermarkMs, TimeMs nowMs)
+{
+    if (partitions.size() > m_partitions.size())
+        m_partitions.resize(partitions.size());
+    std::copy(partitions.begin(), partitions.end(), m_partitions.begin());
+    m_idleCount = 0;
+    for (const auto& p : m_partitions)
+        m_idleCount += p.idle ? 1 : 0;
+    m_nowMs = std::max(m_nowMs, nowMs);
+    m_watermarkMs = watermarkMs;
+    m_minDirty = true;
+    recompute();
+}
+
 void WatermarkTracker::forceWatermark(TimeMs t)
 {
     m_watermarkMs = std::max(m_watermarkMs, t);

@@ -64,6 +64,9 @@ public:
     const std::vector<PartitionWatermark>& partitions() const { return m_partitions; }
     std::uint32_t idlePartitions() const { return m_idleCount; }
     const WatermarkConfig& config() const { return m_config; }
+    /// Recovery: puts back the state a checkpoint saved (partitions(), watermark(), processing time).
+    void restore(const std::vector<PartitionWatermark>& partitions, TimeMs watermarkMs, TimeMs nowMs);
+    TimeMs processingTimeMs() const { return m_nowMs; }
     /// Adds partitions (a source that discovers more, e.g. Kafka); new ones start active.
     void resize(std::uint32_t partitions);
 

@@ -1,5 +1,6 @@
 #include "window/window_aggregator.h"
 
+#include <algorithm>
 #include <cassert>
 
 namespace adclick::engine {
@@ -73,7 +74,9 @@ void WindowAggregator::add(const ClickEvent* events, std::size_t n)
         if (e.disposition() == ClickEvent::Disposition::Counted && m_cached
             && static_cast<std::uint64_t>(e.eventTimeMs) - static_cast<std::uint64_t>(m_cachedStart) < windowMs)
             [[likely]] {
-            ++m_cached->cells.findOrInsert(key, hash).count;
+            Cell& c = m_cached->cells.findOrInsert(key, hash);
+            ++c.count;
+            c.lateBits |= Cell::kChanged;
             ++m_cached->counted;
             ++counted;
         } else {
@@ -90,7 +93,9 @@ void WindowAggregator::addSlow(const ClickEvent& e, std::uint64_t key)
     case ClickEvent::Disposition::Counted: {
         Window& w = windowFor(start);
         assert(!w.closed);
-        ++w.cells[key].count;
+        Cell& c = w.cells[key];
+        ++c.count;
+        c.lateBits |= Cell::kChanged;
         ++w.counted;
         ++m_counted;
         break;
@@ -99,7 +104,7 @@ void WindowAggregator::addSlow(const ClickEvent& e, std::uint64_t key)
         Window& w = windowFor(start);
         Cell& c = w.cells[key];
         ++c.count;
-        ++c.lateUpdated;
+        c.lateBits = (c.lateBits + 1) | Cell::kChanged;
         ++w.counted;
         if (w.closed)
             w.dirty[key] = 1;
@@ -129,7 +134,7 @@ void WindowAggregator::emitAll(TimeMs startMs, Window& w)
     w.cells.forEach([&](std::uint64_t k, const Cell& c) {
         const AdId ad = cellAd(k);
         m_closed.push_back(
-            { WindowKey { ad, startMs, cellCountry(k), cellDevice(k) }, c.count, c.lateUpdated, revision });
+            { WindowKey { ad, startMs, cellCountry(k), cellDevice(k) }, c.count, c.lateUpdated(), revision });
         if (ad < kAdBitmapAds) {
             if (ad / 64 >= m_adBits.size())
                 m_adBits.resize(
@@ -157,7 +162,7 @@ void WindowAggregator::emitDirty(TimeMs startMs, Window& w)
     w.dirty.forEach([&](std::uint64_t k, std::uint8_t) {
         const Cell* c = w.cells.find(k);
         m_closed.push_back(
-            { WindowKey { cellAd(k), startMs, cellCountry(k), cellDevice(k) }, c->count, c->lateUpdated, revision });
+            { WindowKey { cellAd(k), startMs, cellCountry(k), cellDevice(k) }, c->count, c->lateUpdated(), revision });
     });
     w.dirty.clear();
 }
@@ -227,6 +232,57 @@ void WindowAggregator::drainSummaries(std::vector<WindowSummary>& out)
 {
     out.insert(out.end(), m_summaries.begin(), m_summaries.end());
     m_summaries.clear();
+}
+
+void WindowAggregator::drainChangedOpenCells(std::vector<WindowResult>& out)
+{
+    for (auto& entry : m_windows) {
+        if (entry.second->closed)
+            continue;
+        const TimeMs start = entry.first;
+        entry.second->cells.forEachMutable([&](std::uint64_t k, Cell& c) {
+            if (!c.changed())
+                return;
+            c.lateBits &= ~Cell::kChanged;
+            out.push_back({ WindowKey { cellAd(k), start, cellCountry(k), cellDevice(k) }, c.count, c.lateUpdated(), 0 });
+        });
+    }
+}
+
+void WindowAggregator::restoreCell(
+    const WindowKey& key, std::uint64_t count, std::uint64_t lateUpdated, std::uint32_t revision)
+{
+    Window& w = windowFor(key.windowStartMs);
+    Cell& c = w.cells[packCellKey(key.adId, key.country, key.device)];
+    c.count = static_cast<std::uint32_t>(count);
+    c.lateBits = static_cast<std::uint32_t>(lateUpdated) & ~Cell::kChanged;
+    w.counted += count;
+    w.revision = std::max(w.revision, revision + 1);
+    m_counted += count;
+    m_lateUpdated += lateUpdated;
+}
+
+void WindowAggregator::finishRestore(TimeMs watermarkMs)
+{
+    m_watermarkMs = std::max(m_watermarkMs, watermarkMs);
+    const TimeMs finalAfter = m_config.windowMs + m_config.allowedLatenessMs;
+    for (auto& entry : m_windows) {
+        Window& w = *entry.second;
+        w.closed = entry.first + finalAfter <= m_watermarkMs;
+        if (!w.closed)
+            w.revision = 0;
+        m_cellsHint = std::max(m_cellsHint, w.cells.size());
+    }
+    m_cached = nullptr;
+    m_cachedStart = kMinTimeMs;
+}
+
+bool WindowAggregator::holdsWindow(TimeMs startMs, TimeMs watermarkMs) const
+{
+    const TimeMs finalAfter = m_config.windowMs + m_config.allowedLatenessMs;
+    if (startMs + finalAfter > watermarkMs)
+        return true;
+    return m_config.latePolicy == LatePolicy::Update && startMs + finalAfter + m_config.updateRetentionMs > watermarkMs;
 }
 
 std::size_t WindowAggregator::openWindows() const

@@ -19,9 +19,15 @@ namespace adclick::engine {
 /// does not allocate. Not thread-safe: one shard thread owns it.
 class WindowAggregator {
 public:
+    /// Counts of one (ad, country, device) cell. Bit 31 of lateBits marks the cell as changed
+    /// since the last drainChangedOpenCells() (set on the same cache line as the count, so the
+    /// checkpoint finds changed cells without a second table).
     struct Cell {
         std::uint32_t count = 0;
-        std::uint32_t lateUpdated = 0;
+        std::uint32_t lateBits = 0;
+        static constexpr std::uint32_t kChanged = 1u << 31;
+        std::uint32_t lateUpdated() const { return lateBits & ~kChanged; }
+        bool changed() const { return (lateBits & kChanged) != 0; }
     };
 
     explicit WindowAggregator(WindowConfig config);
@@ -48,6 +54,19 @@ public:
             });
         }
     }
+
+    /// Appends every cell of an open window changed since the previous call (absolute partial
+    /// counts, revision 0) and clears their changed marks. For the checkpoint: O(open cells).
+    void drainChangedOpenCells(std::vector<WindowResult>& out);
+
+    /// Recovery: puts back a stored cell (absolute counts). Call for every stored cell of every
+    /// window still open or kept for late updates, then finishRestore(watermark) once, before
+    /// any add(). revision is the cell's last emitted revision (ignored for open windows).
+    void restoreCell(const WindowKey& key, std::uint64_t count, std::uint64_t lateUpdated, std::uint32_t revision);
+    void finishRestore(TimeMs watermarkMs);
+    /// Whether a window starting at startMs is still held (open, or closed but kept for updates)
+    /// at watermarkMs: recovery restores exactly those windows.
+    bool holdsWindow(TimeMs startMs, TimeMs watermarkMs) const;
 
     std::size_t openWindows() const;
     std::size_t cellCount() const;
