@@ -141,12 +141,14 @@ public:
     std::uint64_t damagedBlocks() const { return m_damage.size(); }
     std::uint64_t blocksRead() const { return m_blocksRead; }
     std::uint64_t blocksSkipped() const { return m_blocksSkipped; } ///< outside the range, not decoded
+    std::uint64_t segmentsSkipped() const { return m_segmentsSkipped; } ///< excluded by their sealed header
 
 private:
     std::string m_directory;
     std::vector<RawLogDamage> m_damage;
     std::uint64_t m_blocksRead = 0;
     std::uint64_t m_blocksSkipped = 0;
+    std::uint64_t m_segmentsSkipped = 0;
 };
 
 /// Deletes segments (never the one a writer has open: the highest id) whose newest event is older
