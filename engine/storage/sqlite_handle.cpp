@@ -80,8 +80,8 @@ SqliteStatus SqliteDb::exec(const char* sql)
 SqliteStatus SqliteDb::prepare(std::string_view sql, SqliteStatement& out, bool persistent)
 {
     sqlite3_stmt* stmt = nullptr;
-    const int rc = sqlite3_prepare_v3(m_db, sql.data(), static_cast<int>(sql.size()),
-        persistent ? SQLITE_PREPARE_PERSISTENT : 0, &stmt, nullptr);
+    const int rc = sqlite3_prepare_v3(
+        m_db, sql.data(), static_cast<int>(sql.size()), persistent ? SQLITE_PREPARE_PERSISTENT : 0, &stmt, nullptr);
     if (rc != SQLITE_OK) {
         SqliteStatus s = makeStatus(m_db, rc);
         s.message += " in: " + std::string(sql);
@@ -183,7 +183,8 @@ SqliteStatement& SqliteStatement::bindText(int index, std::string_view value)
 SqliteStatement& SqliteStatement::bindBlob(int index, std::span<const std::uint8_t> value)
 {
     static const std::uint8_t kEmpty = 0;
-    noteBind(sqlite3_bind_blob64(m_stmt, index, value.empty() ? &kEmpty : value.data(), value.size(), SQLITE_TRANSIENT));
+    noteBind(
+        sqlite3_bind_blob64(m_stmt, index, value.empty() ? &kEmpty : value.data(), value.size(), SQLITE_TRANSIENT));
     return *this;
 }
 

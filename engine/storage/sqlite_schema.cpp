@@ -196,7 +196,8 @@ SqliteStatus SqliteSchema::migrate(SqliteDb& db, TimeMs nowMs, int& version)
             return s;
         }
         SqliteStatement record;
-        if (SqliteStatus s = db.prepare("INSERT INTO schema_version(version, applied_at_ms) VALUES(?1, ?2)", record, false);
+        if (SqliteStatus s
+            = db.prepare("INSERT INTO schema_version(version, applied_at_ms) VALUES(?1, ?2)", record, false);
             !s.ok())
             return s;
         record.bindInt64(1, m.version).bindInt64(2, nowMs);
