@@ -96,6 +96,14 @@ public:
     struct Options {
         bool readOnly = false;
         int busyTimeoutMs = 5000;
+        int cacheSizeKiB = 32 * 1024; ///< page cache of this connection (PRAGMA cache_size)
+        /// WAL pages after which a commit copies the WAL into the database file (PRAGMA
+        /// wal_autocheckpoint). Larger: fewer, bigger copies, and cells updated by successive
+        /// checkpoints are copied once; the WAL grows to about this many 4 KiB pages.
+        int walAutoCheckpointPages = 1000;
+        /// Cap on the database file (PRAGMA max_page_count; 0 = none): a write that would grow it
+        /// past this fails with StoreStatus::Full, as a full disk would.
+        std::uint64_t maxDatabaseBytes = 0;
     };
     /// Opens (creating and migrating) the database file. nullptr with error on failure.
     static std::unique_ptr<SqliteStore> open(const std::string& path, Options options, std::string& error);
@@ -138,6 +146,9 @@ public:
     /// Test hook: while set, every write fails with StoreStatus::Full before touching the file
     /// (as a full disk would), leaving the database as it was.
     void setInjectedFailure(bool on) { m_injectFailure = on; }
+    /// Test hook: called inside writeCheckpoint's transaction after every statement ran and
+    /// just before COMMIT (to copy the files of a database caught mid-transaction).
+    void setBeforeCommitHook(std::function<void()> hook);
 
 private:
     SqliteStore() = default;
