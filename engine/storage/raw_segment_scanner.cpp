@@ -239,10 +239,11 @@ bool RawSegmentScanner::parseDictionary(std::span<const std::uint8_t> dict)
         if (!getVarint(p, end, id) || id > UINT16_MAX || !getVarint(p, end, len)
             || len > static_cast<std::uint64_t>(end - p))
             return false;
-        if (id >= m_uaIndex.size())
-            m_uaIndex.resize(id + 1, 0);
+        std::unique_ptr<UaPage>& page = m_uaPages[id >> 8];
+        if (!page)
+            page = std::make_unique<UaPage>(); // value-initialised: all undefined
         m_strings.emplace_back(reinterpret_cast<const char*>(p), len);
-        m_uaIndex[id] = static_cast<std::uint32_t>(m_strings.size());
+        (*page)[id & 0xff] = static_cast<std::uint32_t>(m_strings.size());
         p += len;
     }
     if (!getVarint(p, end, count))
@@ -326,7 +327,7 @@ bool RawSegmentScanner::decode(std::vector<ClickEvent>& events)
             events.clear();
             return false;
         }
-        const bool uaKnown = e.uaId < m_uaIndex.size() && m_uaIndex[e.uaId] != 0;
+        const bool uaKnown = uaIndex(e.uaId) != 0;
         const bool adKnown = e.adId < kFirstNamedAdId || m_adIndex.contains(e.adId);
         missingStrings += (uaKnown && adKnown) ? 0 : 1;
     }
@@ -345,7 +346,7 @@ bool RawSegmentScanner::decode(std::vector<ClickEvent>& events)
 
 std::string_view RawSegmentScanner::userAgent(std::uint16_t uaId) const
 {
-    const std::uint32_t i = uaId < m_uaIndex.size() ? m_uaIndex[uaId] : 0;
+    const std::uint32_t i = uaIndex(uaId);
     return i ? std::string_view(m_strings[i - 1]) : std::string_view();
 }
 

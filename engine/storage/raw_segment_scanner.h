@@ -3,8 +3,10 @@
 #include "storage/raw_log.h"
 #include "storage/raw_log_format.h"
 
+#include <array>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -132,8 +134,15 @@ private:
     std::uint64_t m_blockOffset = 0;
     std::string m_ioError;
 
-    // Strings of this segment: uaId → index + 1 into m_strings (0 = not defined).
-    std::vector<std::uint32_t> m_uaIndex;
+    // Strings of this segment: uaId → index + 1 into m_strings (0 = not defined), in pages of 256
+    // ids allocated on first use (real ids are dense from 0; a stray high id costs one page).
+    using UaPage = std::array<std::uint32_t, 256>;
+    std::array<std::unique_ptr<UaPage>, 256> m_uaPages;
+    std::uint32_t uaIndex(std::uint16_t uaId) const
+    {
+        const UaPage* page = m_uaPages[uaId >> 8].get();
+        return page ? (*page)[uaId & 0xff] : 0;
+    }
     std::unordered_map<AdId, std::uint32_t> m_adIndex;
     std::deque<std::string> m_strings; // stable addresses: views handed out stay valid
 };
