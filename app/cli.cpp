@@ -1,6 +1,7 @@
 #include "cli.h"
 
 #include "generate_command.h"
+#include "maintain_command.h"
 #include "run_command.h"
 #include "run_options.h"
 
@@ -15,6 +16,9 @@ const char* kUsage = "Usage: adclick <command> [options]\n\n"
                      "Counts ad clicks per ad and minute of event time, exactly once.\n\n"
                      "Commands:\n"
                      "  run        run the speed layer headless and print windows, late counts and top ads\n"
+                     "             (stored in the data directory; a second run continues where the first stopped)\n"
+                     "  generate   write the generator's records as NDJSON\n"
+                     "  maintain   roll up and expire stored aggregates and raw log segments now\n"
                      "  help       this text; `adclick <command> --help` for a command's options\n"
                      "  version    print the version\n";
 }
@@ -32,6 +36,8 @@ int runCli(int argc, char** argv)
     }
     const std::string command = args[0];
     args.erase(args.begin());
+    if (command == "maintain")
+        return runMaintainCommand(args, stdout, stderr);
     if (command == "run" || command == "generate") {
         ParsedRun parsed = parseRunOptions(args);
         if (parsed.help) {

@@ -188,6 +188,66 @@ std::vector<Option> options()
                 o.topN = static_cast<int>(n);
                 return true;
             } },
+        { "--data-dir", "DIR",
+            "where the SQLite store, raw click log and quarantine file live (default $XDG_DATA_HOME/adclick, "
+            "else ~/.local/share/adclick); a second run continues where the first stopped",
+            [](RunOptions& o, const std::string& v) {
+                o.dataDirectory = v;
+                return !v.empty();
+            } },
+        { "--no-store", nullptr, "keep nothing on disk: no checkpoints, raw log or recovery",
+            [](RunOptions& o, const std::string&) {
+                o.store = false;
+                return true;
+            } },
+        { "--checkpoint-interval", "D", "processing time between checkpoints, 10ms … 1h (default 1s)",
+            [](RunOptions& o, const std::string& v) {
+                auto d = parseDurationMs(v);
+                if (!d || *d < 10 || *d > kMsPerHour)
+                    return false;
+                o.checkpoints.intervalMs = *d;
+                return true;
+            } },
+        { "--raw-retention", "D", "keep raw click log segments this long (default 7d)",
+            [](RunOptions& o, const std::string& v) {
+                auto d = parseDurationMs(v);
+                if (!d || *d < kMsPerMinute)
+                    return false;
+                o.checkpoints.rawLog.retentionMs = *d;
+                return true;
+            } },
+        { "--minute-retention", "D", "keep minute rows this long, then roll them into hours (default 7d)",
+            [](RunOptions& o, const std::string& v) {
+                auto d = parseDurationMs(v);
+                if (!d || *d < kMsPerHour)
+                    return false;
+                o.checkpoints.retention.minuteRetentionMs = *d;
+                return true;
+            } },
+        { "--hour-retention", "D", "keep hour rows this long, then roll them into days (default 30d)",
+            [](RunOptions& o, const std::string& v) {
+                auto d = parseDurationMs(v);
+                if (!d || *d < kMsPerDay)
+                    return false;
+                o.checkpoints.retention.hourRetentionMs = *d;
+                return true;
+            } },
+        { "--aggregate-retention", "D", "delete aggregate rows older than this (default 90d)",
+            [](RunOptions& o, const std::string& v) {
+                auto d = parseDurationMs(v);
+                if (!d || *d < kMsPerDay)
+                    return false;
+                o.checkpoints.retention.aggregateRetentionMs = *d;
+                return true;
+            } },
+        { "--maintenance-interval", "D", "processing time between rollup/retention runs (default 1h)",
+            [](RunOptions& o, const std::string& v) {
+                auto d = parseDurationMs(v);
+                if (!d || *d < kMsPerSecond)
+                    return false;
+                o.checkpoints.maintenanceIntervalMs = *d;
+                return true;
+            } },
         { "--json", nullptr, "print JSON lines instead of text",
             [](RunOptions& o, const std::string&) {
                 o.json = true;
@@ -245,6 +305,11 @@ ParsedRun parseRunOptions(const std::vector<std::string>& args)
         r.error = "--source file needs --input PATH (or - for standard input)";
     else if (r.options.source == SourceKind::Generator && !r.options.input.empty())
         r.error = "--input is only valid with --source file";
+    else if (!r.options.store && !r.options.dataDirectory.empty())
+        r.error = "--data-dir and --no-store contradict each other";
+    else if (r.options.checkpoints.retention.hourRetentionMs < r.options.checkpoints.retention.minuteRetentionMs
+        || r.options.checkpoints.retention.aggregateRetentionMs < r.options.checkpoints.retention.hourRetentionMs)
+        r.error = "retention must grow from minutes to hours to the aggregate retention";
     return r;
 }
 

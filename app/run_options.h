@@ -2,6 +2,7 @@
 
 #include "ingest/synthetic_source.h"
 #include "pipeline/pipeline_config.h"
+#include "storage/checkpointer.h"
 
 #include <optional>
 #include <string>
@@ -23,6 +24,10 @@ struct RunOptions {
     int topN = 10; ///< how many of the top-K the report prints
     engine::GeneratorConfig generator;
     engine::PipelineConfig pipeline;
+    /// Durable store: on unless --no-store. dataDirectory empty = the user's data directory.
+    bool store = true;
+    std::string dataDirectory; ///< --data-dir
+    engine::CheckpointerConfig checkpoints; ///< intervals and retention (directory filled in at run time)
 };
 
 /// Result of parsing: either options or a one-line error naming the bad option.

@@ -24,9 +24,15 @@ struct ProcessResult {
     QString err;
 };
 
+/// Runs adclick with a fresh, empty user data directory (the default store location), so runs
+/// never resume each other's checkpoints.
 ProcessResult runAdclick(const QStringList& args, int timeoutMs = 120000)
 {
+    QTemporaryDir dataHome;
     QProcess p;
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.insert(QStringLiteral("XDG_DATA_HOME"), dataHome.path());
+    p.setProcessEnvironment(env);
     p.start(adclickBinary(), args);
     ProcessResult r;
     if (!p.waitForFinished(timeoutMs)) {
