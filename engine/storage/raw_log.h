@@ -90,6 +90,9 @@ public:
     /// they fill and rolling segments by size/age. processingTimeMs drives age-based rolling.
     /// Returns false on an I/O error (disk full…); error() says what. The events are then NOT
     /// logged: the caller must stop ingesting (retrying the same call later is safe).
+    /// A block write that fails after this call's events were taken (a block closing inside the
+    /// call) keeps the bytes buffered and is reported by the next append() or cut(), which retry
+    /// it first at the same file offset.
     bool append(const ClickEvent* events, std::size_t n, TimeMs processingTimeMs);
     /// Writes the open block (if any) and returns the cut: the position after it plus the files
     /// that must be fsync'd for it to be durable. False on I/O error.
@@ -98,7 +101,9 @@ public:
     /// Seals the current segment (final header) and fsyncs it. Called on clean shutdown.
     bool close();
 
-    RawLogPosition position() const; ///< after the last record appended (buffered or not)
+    /// After the last record appended (buffered or not): nextSequence counts every record, byteOffset
+    /// only the closed blocks. Only Cut::end is a recovery point.
+    RawLogPosition position() const;
     const std::string& error() const { return m_error; }
     const std::vector<RawLogDamage>& damage() const { return m_damage; }
     std::uint64_t bytesWritten() const { return m_bytesWritten; } ///< since open
