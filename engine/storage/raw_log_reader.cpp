@@ -21,13 +21,13 @@ bool openSegment(const SegmentFile& f, FileHandle& handle, std::uint64_t& size, 
     const int fd = ::open(f.path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         if (errno != ENOENT)
-            damage.push_back({ f.path, 0, std::string("cannot open: ") + std::strerror(errno) });
+            damage.push_back({ f.path, 0, "cannot open: " + systemErrorText(errno) });
         return false;
     }
     handle = FileHandle(fd, f.path);
     struct stat st { };
     if (::fstat(fd, &st) != 0) {
-        damage.push_back({ f.path, 0, std::string("cannot stat: ") + std::strerror(errno) });
+        damage.push_back({ f.path, 0, "cannot stat: " + systemErrorText(errno) });
         return false;
     }
     size = static_cast<std::uint64_t>(st.st_size);

@@ -56,7 +56,7 @@ bool scanSegment(int fd, std::uint64_t size, const std::string& path, bool verif
 
 std::string errnoText(const char* op, const std::string& path)
 {
-    return std::string("raw log ") + op + " " + path + ": " + std::strerror(errno);
+    return std::string("raw log ") + op + " " + path + ": " + systemErrorText(errno);
 }
 
 bool removeSegment(const std::string& path, bool& removed, std::string& error)

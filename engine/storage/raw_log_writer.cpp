@@ -110,7 +110,7 @@ struct RawLogWriter::Impl {
 
     void fail(const char* what, const std::string& name, int err)
     {
-        owner.m_error = std::string("raw log ") + what + " " + name + ": " + std::strerror(err);
+        owner.m_error = std::string("raw log ") + what + " " + name + ": " + systemErrorText(err);
         failed = true;
     }
 

@@ -5,7 +5,8 @@
 #include <charconv>
 #include <cstdio>
 #include <cstring>
-#include <dirent.h>
+#include <filesystem>
+#include <system_error>
 #include <unistd.h>
 
 namespace adclick::engine::rawlog {
@@ -17,29 +18,40 @@ std::string segmentFileName(std::uint64_t segmentId)
     return name;
 }
 
+std::string systemErrorText(int err)
+{
+    return std::error_code(err, std::generic_category()).message();
+}
+
 std::vector<SegmentFile> listSegmentFiles(const std::string& directory, std::string* error)
 {
     std::vector<SegmentFile> out;
-    DIR* dir = ::opendir(directory.c_str());
-    if (!dir) {
-        if (errno != ENOENT && error)
-            *error = "cannot list " + directory + ": " + std::strerror(errno);
+    std::error_code ec;
+    std::filesystem::directory_iterator it(directory, ec);
+    if (ec) {
+        if (ec != std::errc::no_such_file_or_directory && error)
+            *error = "cannot list " + directory + ": " + ec.message();
         return out;
     }
-    while (const dirent* entry = ::readdir(dir)) {
-        const std::string_view name(entry->d_name);
+    for (; it != std::filesystem::directory_iterator(); it.increment(ec)) {
+        const std::string fileName = it->path().filename().string();
+        const std::string_view name(fileName);
         constexpr std::string_view kPrefix = "raw-";
         constexpr std::string_view kSuffix = ".acr";
         if (name.size() <= kPrefix.size() + kSuffix.size() || !name.starts_with(kPrefix) || !name.ends_with(kSuffix))
             continue;
         const std::string_view digits = name.substr(kPrefix.size(), name.size() - kPrefix.size() - kSuffix.size());
         std::uint64_t id = 0;
-        const auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), id);
-        if (ec != std::errc() || ptr != digits.data() + digits.size())
+        const std::from_chars_result parsed = std::from_chars(digits.data(), digits.data() + digits.size(), id);
+        if (parsed.ec != std::errc() || parsed.ptr != digits.data() + digits.size())
             continue;
-        out.push_back({ id, directory + "/" + std::string(name) });
+        SegmentFile& f = out.emplace_back();
+        f.id = id;
+        f.path.reserve(directory.size() + 1 + fileName.size());
+        f.path.append(directory).append("/").append(fileName);
     }
-    ::closedir(dir);
+    if (ec && error)
+        *error = "cannot list " + directory + ": " + ec.message();
     std::sort(out.begin(), out.end(), [](const SegmentFile& a, const SegmentFile& b) { return a.id < b.id; });
     return out;
 }
@@ -54,7 +66,7 @@ bool FileSegmentBytes::read(std::uint64_t offset, std::size_t n, std::span<const
         if (r < 0) {
             if (errno == EINTR)
                 continue;
-            error = std::strerror(errno);
+            error = systemErrorText(errno);
             return false;
         }
         if (r == 0) {

@@ -18,6 +18,9 @@ namespace adclick::engine::rawlog {
 /// "raw-<id, 12 digits>.acr"
 std::string segmentFileName(std::uint64_t segmentId);
 
+/// strerror text for an errno value; any thread.
+std::string systemErrorText(int err);
+
 struct SegmentFile {
     std::uint64_t id = 0;
     std::string path;

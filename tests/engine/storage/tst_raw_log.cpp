@@ -24,6 +24,7 @@
 #include <mutex>
 #include <random>
 #include <sys/resource.h>
+#include <system_error>
 #include <thread>
 #include <unistd.h>
 
@@ -71,7 +72,7 @@ std::vector<ClickEvent> makeEvents(Dicts& d, const StreamSpec& spec)
             = kStartMs + static_cast<TimeMs>(i) * spec.stepMs - static_cast<TimeMs>(rng() % (spec.jitterMs + 1));
         e.userHash = rng();
         e.clickId = (rng() % 10 == 0 && spec.oddValues) ? 0 : rng() | 1;
-        const std::uint32_t p = static_cast<std::uint32_t>(rng() % 5);
+        const auto p = static_cast<std::uint32_t>(rng() % 5);
         e.partition = p == 4 && spec.oddValues ? (rng() % 2 ? 100u : 0xFFFFFFFFu) : p;
         e.offset = offsets[p]++;
         if (spec.oddValues && rng() % 50 == 0)
@@ -249,7 +250,7 @@ void flipByte(const std::string& path, std::uint64_t offset)
 std::string fileBytes(const std::string& path)
 {
     std::ifstream in(path, std::ios::binary);
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return { std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>() };
 }
 
 } // namespace
@@ -423,7 +424,7 @@ void TestRawLog::rangeScan()
     }
 
     // By sequence: exactly the suffix, skipping what precedes it.
-    const std::uint64_t fromSequence = static_cast<std::uint64_t>(fromOffsetMs > 0 ? fromOffsetMs / 20 : 0);
+    const auto fromSequence = static_cast<std::uint64_t>(fromOffsetMs > 0 ? fromOffsetMs / 20 : 0);
     std::vector<ReadRecord> suffix;
     RawLogReader bySequence(config.directory);
     QVERIFY(bySequence.scanFromSequence(fromSequence, collector(suffix)));
@@ -442,7 +443,7 @@ void TestRawLog::rollBySize()
     RawLogConfig config;
     config.directory = tmp.path().toStdString();
     config.blockRecords = 100;
-    config.segmentMaxBytes = 32 * 1024;
+    config.segmentMaxBytes = std::uint64_t { 32 } << 10;
     auto w = openWriter(config, d);
     QVERIFY(w);
     QVERIFY(appendAll(*w, ev, 0, ev.size(), 777));
@@ -494,8 +495,8 @@ void TestRawLog::rollByAge()
     auto w = openWriter(config, d);
     QVERIFY(w);
     // 10 appends 300 ms of processing time apart: segments start at 0, 1200, 2400 ms.
-    for (int i = 0; i < 10; ++i)
-        QVERIFY(w->append(ev.data() + i * 100, 100, kStartMs + i * 300));
+    for (std::size_t i = 0; i < 10; ++i)
+        QVERIFY(w->append(ev.data() + i * 100, 100, kStartMs + static_cast<TimeMs>(i) * 300));
     QCOMPARE(w->position().segmentId, 3u);
     QVERIFY(w->close());
     const auto segments = RawLogReader(config.directory).segments();
@@ -752,8 +753,10 @@ void TestRawLog::corruptImagesNeverLie()
     for (int round = 0; round < 2000; ++round) {
         std::string bytes = image;
         const int flips = 1 + static_cast<int>(rng() % 4);
-        for (int k = 0; k < flips; ++k)
-            bytes[rng() % bytes.size()] ^= static_cast<char>(1 + rng() % 255);
+        for (int k = 0; k < flips; ++k) {
+            char& c = bytes[rng() % bytes.size()];
+            c = static_cast<char>(static_cast<unsigned char>(c) ^ (1 + rng() % 255));
+        }
         const auto [identical, yielded, clean] = check(bytes);
         QVERIFY(identical);
         if (yielded < ev.size())
@@ -779,7 +782,7 @@ void TestRawLog::retention()
             std::vector<ClickEvent> ev = makeEvents(d, spec);
             for (auto& e : ev)
                 e.eventTimeMs = kStartMs + day * kMsPerDay + (e.eventTimeMs - kStartMs) % kMsPerHour;
-            QVERIFY(w->append(ev.data(), ev.size(), kStartMs + day * 5000));
+            QVERIFY(w->append(ev.data(), ev.size(), kStartMs + day * TimeMs { 5000 }));
         }
         QVERIFY(w->close());
     }
@@ -832,11 +835,13 @@ void TestRawLog::fullFileSystemThenRetry()
     rlimit old {};
     QVERIFY(::getrlimit(RLIMIT_FSIZE, &old) == 0);
     const auto oldHandler = std::signal(SIGXFSZ, SIG_IGN);
+    QVERIFY(appendAll(*w, ev, 0, 300, 100)); // three blocks written before the disk fills
+    const auto limitBytes = static_cast<std::uintmax_t>(fs::file_size(path)) + 6000;
     rlimit low = old;
-    low.rlim_cur = 10000;
+    low.rlim_cur = limitBytes;
     QVERIFY(::setrlimit(RLIMIT_FSIZE, &low) == 0);
     std::size_t failedAt = ev.size();
-    for (std::size_t i = 0; i < ev.size(); i += 100)
+    for (std::size_t i = 300; i < ev.size(); i += 100)
         if (!w->append(ev.data() + i, 100, kStartMs)) {
             failedAt = i;
             break;
@@ -853,11 +858,11 @@ void TestRawLog::fullFileSystemThenRetry()
     QVERIFY(failedAt < ev.size());
     QVERIFY(!cutWhileFull);
     QVERIFY2(error.find("raw log write raw-000000000001.acr: ") == 0, error.c_str());
-    QVERIFY2(error.find(std::strerror(EFBIG)) != std::string::npos, error.c_str());
+    QVERIFY2(error.find(std::error_code(EFBIG, std::generic_category()).message()) != std::string::npos, error.c_str());
     // No half block is left behind: what is on disk reads cleanly.
-    QVERIFY(sizeWhileFull <= 10000);
+    QVERIFY(sizeWhileFull <= limitBytes);
     QVERIFY2(damageWhileFull.empty(), qPrintable(damageText(damageWhileFull)));
-    QVERIFY(readWhileFull.size() % 100 == 0 && readWhileFull.size() < failedAt);
+    QVERIFY(readWhileFull.size() % 100 == 0 && readWhileFull.size() >= 300 && readWhileFull.size() < failedAt);
     checkRecords(readWhileFull, ev, iota(0, readWhileFull.size()), 0, d);
 
     // Space again: the refused call is retried, the rest follows, nothing twice, nothing lost.
