@@ -33,9 +33,12 @@ template <typename T> bool getSized(ByteReader& r, T& v)
 
 void Pipeline::noteTopKSlot(std::int64_t slot, std::uint64_t sequence)
 {
-    for (const auto& s : m_topKSlotStarts)
-        if (s.first == slot)
+    for (auto it = m_topKSlotStarts.rbegin(); it != m_topKSlotStarts.rend(); ++it)
+        if (it->first == slot)
             return;
+    // Sparse or fast-moving input creates a slot every few events: drop the dead ones as we go.
+    if (m_topKSlotStarts.size() >= 64)
+        pruneTopKSlots();
     m_topKSlotStarts.emplace_back(slot, sequence);
 }
 

@@ -65,6 +65,19 @@ public:
     /// Adds other's counters (saturating). False, and no change, when the shapes or seeds differ.
     bool merge(const CountMinSketch& other);
     void clear();
+    /// Clears a sparse sketch in O(keys × depth): zeroes the counters of `keys` and the total.
+    /// Equals clear() only if `keys` holds every key updated since the last clear (the caller
+    /// knows them, e.g. a top-K slot that kept every key as a candidate).
+    void clearKeys(std::span<const std::uint64_t> keys)
+    {
+        for (std::uint64_t key : keys) {
+            const Hashes h = hashes(key);
+            std::uint32_t* row = m_counters.data();
+            for (std::uint32_t i = 0; i < m_depth; ++i, row += m_width)
+                row[(h.h1 + i * h.h2) & m_mask] = 0;
+        }
+        m_total = 0;
+    }
     std::size_t memoryBytes() const { return m_counters.size() * sizeof(std::uint32_t); }
 
     /// Little-endian: "CMSK", version byte, width u32, depth u32, seed u64, total u64, counters.

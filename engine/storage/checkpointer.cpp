@@ -134,8 +134,16 @@ std::unique_ptr<Checkpointer> Checkpointer::open(
 
 Checkpointer::~Checkpointer()
 {
-    std::string ignored;
-    close(ignored);
+    // Without close() this is an abandon, like a crash: no final checkpoint (the pipeline this
+    // sink belongs to may already be gone), the last committed one stays the recovery point.
+    if (m_thread.joinable()) {
+        {
+            std::lock_guard lock(m_mutex);
+            m_stopThread = true;
+            m_cv.notify_all();
+        }
+        m_thread.join();
+    }
 }
 
 std::string Checkpointer::databasePath() const
@@ -150,6 +158,11 @@ bool Checkpointer::recover(Pipeline& pipeline, EventSource& source, RecoveryRepo
     report = {};
     CheckpointData ck;
     const bool have = m_store->loadCheckpoint(ck);
+    if (!have && !m_store->error().empty()) {
+        // Unreadable is not "absent": a fresh start would throw away the raw log.
+        error = "cannot read the last checkpoint from " + m_store->path() + ": " + m_store->error();
+        return false;
+    }
     const std::string quarantinePath = m_config.dataDirectory + "/quarantine.ndjson";
     std::uint64_t quarantineBytes = 0;
 

@@ -107,7 +107,8 @@ public:
     bool checkpointNow(std::string& error);
     /// Ingest thread: runs rollup + raw-log retention now (on demand) on the store thread and waits.
     bool maintainNow(std::string& error);
-    /// Final checkpoint, seal the raw log, stop the store thread. Idempotent.
+    /// Final checkpoint, seal the raw log, stop the store thread. Idempotent. Destroying the
+    /// checkpointer without close() abandons it as a crash would (no final checkpoint).
     bool close(std::string& error);
 
     CheckpointStats stats() const;

@@ -11,16 +11,23 @@ CountMinSketch makeSketch(const TopKConfig& c)
 }
 } // namespace
 
-TopKTracker::Slot::Slot(const TopKConfig& c)
-    : sketch(makeSketch(c))
+void TopKTracker::Slot::reset(std::uint32_t candidateCapacity)
 {
-}
-
-void TopKTracker::Slot::reset()
-{
-    std::fill(dense.begin(), dense.end(), 0u);
+    if (candidates.size() < candidateCapacity) {
+        keyScratch.clear();
+        for (const Candidate& c : candidates) {
+            if (c.adId < dense.size())
+                dense[c.adId] = 0;
+            keyScratch.push_back(adKey(c.adId));
+        }
+        if (sketch)
+            sketch->clearKeys(keyScratch);
+    } else {
+        std::fill(dense.begin(), dense.end(), 0u);
+        if (sketch)
+            sketch->clear();
+    }
     exact.clear();
-    sketch.clear();
     candidateIndex.clear();
     candidates.clear();
     minEstimate = 0;
@@ -49,7 +56,7 @@ TopKTracker::Slot& TopKTracker::slotFor(std::int64_t index)
             s = std::move(m_pool.back());
             m_pool.pop_back();
         } else {
-            s = std::make_unique<Slot>(m_config);
+            s = std::make_unique<Slot>();
         }
         it = m_slots.emplace(index, std::move(s)).first;
     }
@@ -80,7 +87,29 @@ void TopKTracker::add(AdId ad, TimeMs eventTimeMs, std::uint32_t count)
         s.exact[key] += count;
     }
     s.events += count;
-    trackCandidate(s, ad, s.sketch.updateAndEstimate(key, count));
+    if (!s.sketch) [[unlikely]] {
+        if (s.candidates.size() < m_candidateCapacity || s.candidateIndex.contains(key)) {
+            trackCandidate(s, ad, slotCount(s, ad));
+            return;
+        }
+        materializeSketch(s);
+    }
+    trackCandidate(s, ad, s.sketch->updateAndEstimate(key, count));
+}
+
+std::uint32_t TopKTracker::slotCount(const Slot& s, AdId ad)
+{
+    if (ad < kDenseAds)
+        return ad < s.dense.size() ? s.dense[ad] : 0;
+    const std::uint32_t* n = s.exact.find(adKey(ad));
+    return n ? *n : 0;
+}
+
+void TopKTracker::materializeSketch(Slot& s)
+{
+    s.sketch = std::make_unique<CountMinSketch>(makeSketch(m_config));
+    for (const Candidate& c : s.candidates)
+        s.sketch->update(adKey(c.adId), slotCount(s, c.adId));
 }
 
 void TopKTracker::add(const Increment* increments, std::size_t n)
@@ -152,7 +181,7 @@ void TopKTracker::advanceWatermark(TimeMs watermarkMs)
             m_cachedIndex = INT64_MIN;
             m_cachedFromMs = kMinTimeMs;
         }
-        s->reset();
+        s->reset(m_candidateCapacity);
         if (m_pool.size() < 4)
             m_pool.push_back(std::move(s));
     }
@@ -176,7 +205,11 @@ void TopKTracker::prepareQuery(TimeMs windowEndMs)
         for (std::size_t i = 0; i < s.dense.size(); ++i)
             m_scratchDense[i] += s.dense[i];
         s.exact.forEach([&](std::uint64_t k, std::uint32_t n) { m_scratchExact[k] += n; });
-        m_scratchSketch.merge(s.sketch);
+        if (s.sketch)
+            m_scratchSketch.merge(*s.sketch);
+        else
+            for (const auto& c : s.candidates)
+                m_scratchSketch.update(adKey(c.adId), slotCount(s, c.adId));
         for (const auto& c : s.candidates) {
             std::uint8_t& mark = seen[adKey(c.adId)];
             if (!mark) {
@@ -195,7 +228,7 @@ std::size_t TopKTracker::sketchBytes() const
 {
     std::size_t n = 0;
     for (const auto& [i, s] : m_slots)
-        n += s->sketch.memoryBytes() + s->candidateIndex.memoryBytes() + s->candidates.capacity() * sizeof(Candidate);
+        n += (s->sketch ? s->sketch->memoryBytes() : 0) + s->candidateIndex.memoryBytes() + s->candidates.capacity() * sizeof(Candidate);
     return n;
 }
 

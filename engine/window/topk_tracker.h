@@ -93,17 +93,28 @@ private:
         std::uint32_t estimate;
     };
     struct Slot {
-        explicit Slot(const TopKConfig& c);
+        Slot() = default;
         std::vector<std::uint32_t> dense; ///< exact counts of ads < kDenseAds
         FlatU64Map<std::uint32_t> exact { 16 }; ///< exact counts of other ads
-        CountMinSketch sketch;
+        /// Allocated when the slot first sees more distinct ads than the candidate capacity. Until
+        /// then every ad is a candidate with its exact count, which is also the best estimate; a
+        /// slot of a few events (sparse input) then costs no sketch at all.
+        std::unique_ptr<CountMinSketch> sketch;
         FlatU64Map<std::uint32_t> candidateIndex { 64 }; ///< ad key → index in candidates
         std::vector<Candidate> candidates;
         std::uint32_t minEstimate = 0; ///< lower bound of the smallest candidate estimate
         std::uint64_t events = 0;
-        void reset();
+        /// Empties the slot for reuse. While fewer than candidateCapacity ads were seen, every ad
+        /// is a candidate, so only their entries are cleared (sparse data: a slot of a few events
+        /// must not cost a memset of the whole sketch).
+        void reset(std::uint32_t candidateCapacity);
+        std::vector<std::uint64_t> keyScratch;
     };
     Slot& slotFor(std::int64_t index);
+    /// Exact count of ad in slot s.
+    static std::uint32_t slotCount(const Slot& s, AdId ad);
+    /// Creates s's sketch from the exact counts of its candidates (= every ad it has seen).
+    void materializeSketch(Slot& s);
     void trackCandidate(Slot& s, AdId ad, std::uint32_t estimate);
 
     TopKConfig m_config;
