@@ -359,7 +359,7 @@ std::unique_ptr<Checkpointer::Job> Checkpointer::capture()
     m_rawFailing.store(false, std::memory_order_release);
     job->cut.files.push_back(m_quarantineSync);
 
-    PipelineCheckpoint pc;
+    PipelineCheckpoint& pc = m_capture;
     m_pipeline->captureCheckpoint(pc);
     if (job->cut.end.nextSequence != pc.nextSequence) {
         // A broken invariant, not an I/O condition: stop checkpointing rather than commit a lie.
@@ -386,6 +386,11 @@ std::unique_ptr<Checkpointer::Job> Checkpointer::capture()
         d.newAds.emplace_back(kFirstNamedAdId + i, m_ads->format(kFirstNamedAdId + i));
     m_adsPersisted = m_ads->namedCount();
     d.rows.swap(m_pendingRows);
+    {
+        // The next interval's rows go into the buffer of a committed job, already faulted in.
+        std::lock_guard lock(m_mutex);
+        m_pendingRows.swap(m_spareRows);
+    }
     d.rows.reserve(d.rows.size() + pc.changedOpenCells.size());
     for (const WindowResult& r : pc.changedOpenCells)
         d.rows.push_back({ r.key, r.count, r.lateUpdated, 0, false });
@@ -583,6 +588,10 @@ void Checkpointer::storeThread()
                 m_cv.wait_for(lock, kRetryPause, [&] { return m_stopThread; });
             }
             const TimeMs now = job.data.processingTimeMs;
+            if (job.data.rows.capacity() > m_spareRows.capacity()) {
+                job.data.rows.clear();
+                m_spareRows.swap(job.data.rows);
+            }
             m_job.reset();
             if (m_nextMaintenanceMs == kMinTimeMs || now >= m_nextMaintenanceMs) {
                 m_nextMaintenanceMs = now + m_config.maintenanceIntervalMs;

@@ -144,6 +144,8 @@ private:
     std::uint64_t m_quarantineBytes = 0; ///< durable + buffered size of quarantine.ndjson
     std::uint32_t m_adsPersisted = 0;
     std::vector<MinuteRow> m_pendingRows;
+    std::vector<MinuteRow> m_spareRows; ///< a committed job's row buffer, handed back (no page faults on reuse)
+    PipelineCheckpoint m_capture; ///< reused by capture(): its buffers keep their capacity
     std::vector<LateDropDelta> m_pendingLateDrops;
     TimeMs m_lastCheckpointMs = kMinTimeMs;
     TimeMs m_nextMaintenanceMs = kMinTimeMs;
