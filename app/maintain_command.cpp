@@ -5,10 +5,10 @@
 #include "storage/sqlite_store.h"
 
 #include <charconv>
-#include <cstdio>
-#include <optional>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
+#include <optional>
 
 namespace adclick::app {
 
@@ -38,12 +38,13 @@ int runMaintainCommand(const std::vector<std::string>& args, std::FILE* out, std
     std::optional<TimeMs> now;
     for (std::size_t i = 0; i < args.size(); ++i) {
         if (args[i] == "--help" || args[i] == "-h") {
-            std::fputs("Usage: adclick maintain [--data-dir DIR] [--now T] [--minute-retention D] [--hour-retention D]\n"
-                       "                        [--aggregate-retention D] [--raw-retention D]\n\n"
-                       "Rolls minute rows older than the minute retention into hours, hours into days, deletes\n"
-                       "aggregates past the aggregate retention and raw log segments past the raw retention.\n"
-                       "T is epoch ms or ISO-8601 UTC (2026-11-28T10:00:00Z); default: the processing time of the\n"
-                       "last checkpoint. A running adclick does this by itself every --maintenance-interval.\n",
+            std::fputs(
+                "Usage: adclick maintain [--data-dir DIR] [--now T] [--minute-retention D] [--hour-retention D]\n"
+                "                        [--aggregate-retention D] [--raw-retention D]\n\n"
+                "Rolls minute rows older than the minute retention into hours, hours into days, deletes\n"
+                "aggregates past the aggregate retention and raw log segments past the raw retention.\n"
+                "T is epoch ms or ISO-8601 UTC (2026-11-28T10:00:00Z); default: the processing time of the\n"
+                "last checkpoint. A running adclick does this by itself every --maintenance-interval.\n",
                 out);
             return 0;
         }
@@ -76,10 +77,10 @@ int runMaintainCommand(const std::vector<std::string>& args, std::FILE* out, std
     }
     if (!now) {
         CheckpointData ck;
-        now = store->loadCheckpoint(ck) ? ck.processingTimeMs
-                                         : std::chrono::duration_cast<std::chrono::milliseconds>(
-                                             std::chrono::system_clock::now().time_since_epoch())
-                                               .count();
+        now = store->loadCheckpoint(ck)
+            ? ck.processingTimeMs
+            : std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+                  .count();
     }
     RollupReport report;
     if (store->rollup(*now, o.checkpoints.retention, &report) != StoreStatus::Ok) {

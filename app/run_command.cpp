@@ -43,7 +43,8 @@ public:
 std::string sourceKeyOf(const RunOptions& o)
 {
     if (o.source == SourceKind::Generator)
-        return "generator seed=" + std::to_string(o.generator.seed) + " partitions=" + std::to_string(o.generator.partitions);
+        return "generator seed=" + std::to_string(o.generator.seed)
+            + " partitions=" + std::to_string(o.generator.partitions);
     if (o.input == "-")
         return "file -";
     std::error_code ec;
@@ -85,10 +86,11 @@ void printStoreSummary(const CheckpointStats& s, const std::string& dir, bool js
             "{\"type\":\"store\",\"data_dir\":\"%s\",\"checkpoints\":%llu,\"last_checkpoint\":%llu,"
             "\"failed_attempts\":%llu,\"rows_written\":%llu,\"max_commit_ms\":%.3f,\"max_ingest_stall_ms\":%.3f,"
             "\"raw_records\":%llu,\"raw_bytes\":%llu,\"quarantined\":%llu}\n",
-            dir.c_str(), static_cast<unsigned long long>(s.checkpoints), static_cast<unsigned long long>(s.lastSequence),
-            static_cast<unsigned long long>(s.failedAttempts), static_cast<unsigned long long>(s.rowsWritten),
-            s.maxCommitMs, s.maxCaptureMs, static_cast<unsigned long long>(s.rawRecords),
-            static_cast<unsigned long long>(s.rawBytes), static_cast<unsigned long long>(s.quarantined));
+            dir.c_str(), static_cast<unsigned long long>(s.checkpoints),
+            static_cast<unsigned long long>(s.lastSequence), static_cast<unsigned long long>(s.failedAttempts),
+            static_cast<unsigned long long>(s.rowsWritten), s.maxCommitMs, s.maxCaptureMs,
+            static_cast<unsigned long long>(s.rawRecords), static_cast<unsigned long long>(s.rawBytes),
+            static_cast<unsigned long long>(s.quarantined));
         return;
     }
     std::fprintf(out,
@@ -198,7 +200,8 @@ int runRunCommand(const RunOptions& options, std::FILE* out, std::FILE* err)
         if (checkpointer && checkpointer->paused()) {
             // Nothing is ingested until the store can take a checkpoint again.
             if (!reportedPause)
-                std::fprintf(err, "adclick: ingestion paused: %s (retrying)\n", checkpointer->stats().pauseReason.c_str());
+                std::fprintf(
+                    err, "adclick: ingestion paused: %s (retrying)\n", checkpointer->stats().pauseReason.c_str());
             reportedPause = true;
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
             checkpointer->afterStep();
@@ -234,8 +237,9 @@ int runRunCommand(const RunOptions& options, std::FILE* out, std::FILE* err)
         if (!options.json && !collector.pending.empty())
             std::fprintf(out, "end of run: finalising %zu open window(s)\n", collector.pending.size());
     } else if (!options.json) {
-        std::fprintf(out, "stopped before the input ended: open windows stay open in the checkpoint; the next run "
-                          "with --data-dir %s continues them\n",
+        std::fprintf(out,
+            "stopped before the input ended: open windows stay open in the checkpoint; the next run "
+            "with --data-dir %s continues them\n",
             dataDir.c_str());
     }
     printPending(false);
@@ -246,8 +250,8 @@ int runRunCommand(const RunOptions& options, std::FILE* out, std::FILE* err)
     if (checkpointer) {
         std::string error;
         if (!checkpointer->close(error)) {
-            std::fprintf(err, "adclick: %s; the last good checkpoint is kept and the next run resumes from it\n",
-                error.c_str());
+            std::fprintf(
+                err, "adclick: %s; the last good checkpoint is kept and the next run resumes from it\n", error.c_str());
             rc = 3;
         }
         printStoreSummary(checkpointer->stats(), dataDir, options.json, out);

@@ -212,7 +212,8 @@ int main(int argc, char** argv)
     }
     const std::string dir = base + "/adclick-bench-storage-" + std::to_string(::getpid());
     fs::create_directories(dir);
-    std::printf("adclick storage benchmark: %zu-row checkpoints, %llu events end to end, median of %d runs, files in %s\n",
+    std::printf(
+        "adclick storage benchmark: %zu-row checkpoints, %llu events end to end, median of %d runs, files in %s\n",
         rowCount, static_cast<unsigned long long>(events), runs, dir.c_str());
 
     // (d) checkpoint upserts vs one statement per transaction.
@@ -235,7 +236,8 @@ int main(int argc, char** argv)
                 std::exit(1);
             }
         });
-        const std::vector<MinuteRow> few(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(rows.size(), 20000)));
+        const std::vector<MinuteRow> few(
+            rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(rows.size(), 20000)));
         std::vector<double> rates;
         for (int i = 0; i < std::min(runs, 3); ++i) {
             fs::remove(dir + "/baseline.db");

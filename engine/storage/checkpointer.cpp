@@ -52,7 +52,8 @@ void appendJsonString(std::string& out, std::string_view s)
     out += '"';
 }
 
-bool writeAll(int fd, const char* data, std::size_t n, std::uint64_t offset, std::string& error, const std::string& path)
+bool writeAll(
+    int fd, const char* data, std::size_t n, std::uint64_t offset, std::string& error, const std::string& path)
 {
     while (n > 0) {
         const ssize_t w = ::pwrite(fd, data, n, static_cast<off_t>(offset));
@@ -127,8 +128,8 @@ std::unique_ptr<Checkpointer> Checkpointer::open(
     c->m_adsPersisted = ads.namedCount();
     c->m_config.rawLog.directory = dir + "/raw";
     if (!c->m_config.tracePath.empty())
-        c->m_trace = FileHandle(
-            ::open(c->m_config.tracePath.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644), c->m_config.tracePath);
+        c->m_trace = FileHandle(::open(c->m_config.tracePath.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644),
+            c->m_config.tracePath);
     return c;
 }
 
@@ -240,15 +241,15 @@ bool Checkpointer::recover(Pipeline& pipeline, EventSource& source, RecoveryRepo
                 + std::to_string(replayTo) + " needed to rebuild de-duplication and top-K state; "
                 + "duplicates of those clicks may be counted and the top-K is incomplete until its window passes");
         for (const RawLogDamage& d : reader.damage())
-            report.warnings.push_back("raw log damage in " + d.path + " at byte " + std::to_string(d.byteOffset) + ": "
-                + d.reason);
+            report.warnings.push_back(
+                "raw log damage in " + d.path + " at byte " + std::to_string(d.byteOffset) + ": " + d.reason);
 
         if (ck.sourceKey == m_config.sourceKey) {
             const auto& offsets = pipeline.sourceOffsets();
             for (std::uint32_t p = 0; p < offsets.size() && p < source.partitionCount(); ++p)
                 if (!source.seek(p, offsets[p]))
-                    report.warnings.push_back("the source cannot seek partition " + std::to_string(p)
-                        + " to offset " + std::to_string(offsets[p]) + ": events may be lost or repeated");
+                    report.warnings.push_back("the source cannot seek partition " + std::to_string(p) + " to offset "
+                        + std::to_string(offsets[p]) + ": events may be lost or repeated");
         } else {
             report.sourceMatched = false;
             report.warnings.push_back("the checkpoint belongs to another source (" + ck.sourceKey
@@ -312,8 +313,8 @@ void Checkpointer::quarantine(const IngestBatch& batch)
         q += "{\"reason\":\"";
         q += rejectReasonName(r.reason);
         q += "\",\"partition\":" + std::to_string(r.position.partition)
-            + ",\"offset\":" + std::to_string(r.position.offset) + ",\"processing_time_ms\":"
-            + std::to_string(batch.processingTimeMs) + ",\"bytes\":";
+            + ",\"offset\":" + std::to_string(r.position.offset)
+            + ",\"processing_time_ms\":" + std::to_string(batch.processingTimeMs) + ",\"bytes\":";
         appendJsonString(q, r.bytes);
         q += "}\n";
     }
@@ -325,8 +326,8 @@ bool Checkpointer::flushQuarantine(std::string& error)
 {
     if (m_quarantineBuffer.empty())
         return true;
-    if (!writeAll(m_quarantineSync->fd(), m_quarantineBuffer.data(), m_quarantineBuffer.size(), m_quarantineBytes, error,
-            m_quarantineSync->path()))
+    if (!writeAll(m_quarantineSync->fd(), m_quarantineBuffer.data(), m_quarantineBuffer.size(), m_quarantineBytes,
+            error, m_quarantineSync->path()))
         return false;
     m_quarantineBytes += m_quarantineBuffer.size();
     m_quarantineBuffer.clear();

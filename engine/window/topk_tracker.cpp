@@ -228,7 +228,8 @@ std::size_t TopKTracker::sketchBytes() const
 {
     std::size_t n = 0;
     for (const auto& [i, s] : m_slots)
-        n += (s->sketch ? s->sketch->memoryBytes() : 0) + s->candidateIndex.memoryBytes() + s->candidates.capacity() * sizeof(Candidate);
+        n += (s->sketch ? s->sketch->memoryBytes() : 0) + s->candidateIndex.memoryBytes()
+            + s->candidates.capacity() * sizeof(Candidate);
     return n;
 }
 

@@ -244,7 +244,8 @@ void WindowAggregator::drainChangedOpenCells(std::vector<WindowResult>& out)
             if (!c.changed())
                 return;
             c.lateBits &= ~Cell::kChanged;
-            out.push_back({ WindowKey { cellAd(k), start, cellCountry(k), cellDevice(k) }, c.count, c.lateUpdated(), 0 });
+            out.push_back(
+                { WindowKey { cellAd(k), start, cellCountry(k), cellDevice(k) }, c.count, c.lateUpdated(), 0 });
         });
     }
 }

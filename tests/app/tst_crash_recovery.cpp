@@ -8,10 +8,10 @@
 // also recover and finish with exactly the same numbers.
 
 #include "core/clock.h"
+#include "engine/support/oracle.h"
 #include "ingest/synthetic_source.h"
 #include "storage/raw_log.h"
 #include "storage/sqlite_store.h"
-#include "engine/support/oracle.h"
 
 #include <QDir>
 #include <QFile>
@@ -244,7 +244,8 @@ bool copyTree(const QString& from, const QString& to)
             std::filesystem::copy_file(src, std::filesystem::path(to.toStdString()) / name,
                 std::filesystem::copy_options::overwrite_existing, ec);
     }
-    std::filesystem::copy(std::filesystem::path(from.toStdString()) / "raw", std::filesystem::path(to.toStdString()) / "raw",
+    std::filesystem::copy(std::filesystem::path(from.toStdString()) / "raw",
+        std::filesystem::path(to.toStdString()) / "raw",
         std::filesystem::copy_options::recursive | std::filesystem::copy_options::overwrite_existing, ec);
     return !ec;
 }
@@ -322,8 +323,8 @@ private slots:
         QString out;
         if (!finished)
             QCOMPARE(runToEnd(data, &out), 0);
-        qInfo("%d SIGKILLs (%d inside a checkpoint commit), %d SIGTERMs, %d raw log tails torn, %d starts",
-            kills, killsInCommit, terms, tornTails, restarts + (finished ? 0 : 1));
+        qInfo("%d SIGKILLs (%d inside a checkpoint commit), %d SIGTERMs, %d raw log tails torn, %d starts", kills,
+            killsInCommit, terms, tornTails, restarts + (finished ? 0 : 1));
         QVERIFY(kills >= 20);
         QVERIFY(killsInCommit >= 1);
         verifyExact(compareWithOracle(data), "after kills");

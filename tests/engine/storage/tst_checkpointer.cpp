@@ -221,7 +221,8 @@ private slots:
         QVERIFY(run.checkpointer->paused());
         const CheckpointStats failing = run.checkpointer->stats();
         QVERIFY(failing.failedAttempts > 0);
-        QVERIFY2(failing.pauseReason.find("checkpoint commit failed") != std::string::npos, failing.pauseReason.c_str());
+        QVERIFY2(
+            failing.pauseReason.find("checkpoint commit failed") != std::string::npos, failing.pauseReason.c_str());
         const std::uint64_t kept = storedCheckpoint(dir.path());
         QTest::qWait(1200); // retries happen meanwhile, all failing
         QCOMPARE(storedCheckpoint(dir.path()), kept);
@@ -344,7 +345,8 @@ private slots:
         const std::uint64_t minuteRows = store->rowCount(RowKind::Speed, RowLevel::Minute);
         const std::uint64_t finalRows = minuteRows + store->rowCount(RowKind::Speed, RowLevel::Hour)
             + store->rowCount(RowKind::Speed, RowLevel::Day);
-        qInfo("100 days: %llu maintenance runs; rows now %llu (peak %llu), raw segments now %zu (peak %zu), db %.1f MiB",
+        qInfo(
+            "100 days: %llu maintenance runs; rows now %llu (peak %llu), raw segments now %zu (peak %zu), db %.1f MiB",
             static_cast<unsigned long long>(st.maintenanceRuns), static_cast<unsigned long long>(finalRows),
             static_cast<unsigned long long>(maxRows), RawLogReader(cc.dataDirectory + "/raw").segments().size(),
             maxSegments, static_cast<double>(store->fileBytes()) / (1 << 20));
