@@ -1,5 +1,6 @@
 #include "maintain_command.h"
 
+#include "ingest/iso_timestamp.h"
 #include "run_options.h"
 #include "storage/raw_log.h"
 #include "storage/sqlite_store.h"
@@ -15,20 +16,16 @@ namespace adclick::app {
 using namespace adclick::engine;
 
 namespace {
-/// Epoch milliseconds or "YYYY-MM-DDTHH:MM[:SS]Z".
+/// Epoch milliseconds or an ISO-8601 time with a zone ("2026-11-28T10:00:00Z").
 std::optional<TimeMs> parseInstant(const std::string& s)
 {
     TimeMs ms = 0;
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), ms);
     if (ec == std::errc() && p == s.data() + s.size())
         return ms;
-    int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
-    char z = 0;
-    const int n = std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c", &y, &mo, &d, &h, &mi, &sec, &z);
-    if (n != 7 || z != 'Z' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
-        return std::nullopt;
-    const auto days = std::chrono::sys_days(std::chrono::year(y) / mo / d).time_since_epoch().count();
-    return ((static_cast<TimeMs>(days) * 24 + h) * 60 + mi) * kMsPerMinute + sec * kMsPerSecond;
+    if (parseIsoTimestamp(s, ms))
+        return ms;
+    return std::nullopt;
 }
 } // namespace
 

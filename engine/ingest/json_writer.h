@@ -15,6 +15,10 @@ namespace adclick::engine {
 /// Appends s as a JSON string literal: quotes, backslash and control characters escaped
 /// (\u00XX); invalid UTF-8 bytes become U+FFFD so the output is always valid JSON.
 void appendJsonString(std::string& out, std::string_view s);
+/// Appends arbitrary bytes as a JSON string literal that keeps every byte: printable ASCII as is,
+/// everything else as \u00XX (the byte's value), so the original bytes can be recovered exactly
+/// (quarantine files of rejected input).
+void appendJsonBytes(std::string& out, std::string_view bytes);
 
 inline void appendInt(std::string& out, std::int64_t v)
 {

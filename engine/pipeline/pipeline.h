@@ -150,7 +150,6 @@ private:
     std::vector<std::int64_t> m_offsets; ///< last consumed offset per partition
     /// (top-K slot index, sequence of its first counted event), for slots still live.
     std::vector<std::pair<std::int64_t, std::uint64_t>> m_topKSlotStarts;
-    std::uint64_t m_topKReplayFrom = 0; ///< during recovery: first sequence the top-K replay needs
 
     mutable std::mutex m_snapshotMutex;
     std::shared_ptr<const PipelineSnapshot> m_snapshot;

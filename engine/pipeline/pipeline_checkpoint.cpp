@@ -63,12 +63,7 @@ void Pipeline::captureCheckpoint(PipelineCheckpoint& out)
         s->windows.drainChangedOpenCells(out.changedOpenCells);
 
     const ClickDeduplicator::Generations gen = m_dedup.generations();
-    std::uint64_t replayFrom = m_counters.accepted;
-    if (m_config.deduplicate)
-        replayFrom = std::min(replayFrom, gen.previousStart);
-    for (const auto& s : m_topKSlotStarts)
-        replayFrom = std::min(replayFrom, s.second);
-    out.replayFromSequence = replayFrom;
+    out.replayFromSequence = replayFromSequence();
 
     out.state.clear();
     ByteWriter w(out.state);
@@ -170,11 +165,9 @@ bool Pipeline::restoreState(std::span<const std::uint8_t> state, std::string& er
     std::copy(offsets.begin(), offsets.end(), m_offsets.begin());
     m_recentSummaries = std::move(recent);
     m_finished = finished != 0;
+    // Slots that ended before the checkpoint stay dropped: replayed events of theirs are ignored.
     for (auto& s : m_shards)
         s->topK.advanceWatermark(watermarkMs);
-    m_topKReplayFrom = nextSequence;
-    for (const auto& s : m_topKSlotStarts)
-        m_topKReplayFrom = std::min(m_topKReplayFrom, s.second);
     return true;
 }
 
@@ -190,9 +183,13 @@ void Pipeline::restoreCell(const WindowKey& key, std::uint64_t count, std::uint6
 
 std::uint64_t Pipeline::replayFromSequence() const
 {
-    std::uint64_t from = m_topKReplayFrom;
+    // Every id the de-duplicator remembers and every counted event of a live top-K slot lies at
+    // or after this sequence.
+    std::uint64_t from = m_counters.accepted;
     if (m_config.deduplicate)
         from = std::min(from, m_dedup.generations().previousStart);
+    for (const auto& s : m_topKSlotStarts)
+        from = std::min(from, s.second);
     return from;
 }
 
@@ -201,8 +198,7 @@ void Pipeline::replayEvent(const ClickEvent& e, std::uint64_t sequence)
     const auto d = e.disposition();
     if (m_config.deduplicate && e.hasClickId() && d != ClickEvent::Disposition::Duplicate)
         m_dedup.restoreId(e.clickId, sequence);
-    if (sequence >= m_topKReplayFrom
-        && (d == ClickEvent::Disposition::Counted || d == ClickEvent::Disposition::LateUpdated))
+    if (d == ClickEvent::Disposition::Counted || d == ClickEvent::Disposition::LateUpdated)
         m_shards[shardOfAd(e.adId, m_config.shards)]->topK.add(e.adId, e.eventTimeMs);
 }
 
