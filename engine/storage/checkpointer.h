@@ -118,8 +118,10 @@ public:
     void injectStoreFailure(bool on);
 
 private:
+    /// Leads the state blob: the checkpointer's own part (quarantine file size), then the pipeline's.
+    static constexpr std::uint32_t kStateHeaderMagic = 0x48504341; // "ACPH"
     struct Job;
-    Checkpointer() = default;
+    Checkpointer(); ///< via open()
     std::unique_ptr<Job> capture();
     void submit(std::unique_ptr<Job> job);
     /// Waits until no job is in flight; false if a failing commit was still retried after giveUpAfter.
