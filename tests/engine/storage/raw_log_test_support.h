@@ -26,12 +26,10 @@
 #include <thread>
 #include <unistd.h>
 
-
 namespace adclick::test {
 
 using namespace adclick::engine;
 namespace fs = std::filesystem;
-
 
 constexpr TimeMs kStartMs = 1795845600000LL; // 2026-11-28T06:00:00Z
 

@@ -14,7 +14,6 @@
 #include <map>
 #include <set>
 
-
 namespace adclick::test {
 
 using namespace adclick::engine;
