@@ -1,11 +1,11 @@
 #include "maintain_command.h"
 
+#include "cli_args.h"
 #include "ingest/iso_timestamp.h"
 #include "run_options.h"
 #include "storage/raw_log.h"
 #include "storage/sqlite_store.h"
 
-#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -15,19 +15,6 @@ namespace adclick::app {
 
 using namespace adclick::engine;
 
-namespace {
-/// Epoch milliseconds or an ISO-8601 time with a zone ("2026-11-28T10:00:00Z").
-std::optional<TimeMs> parseInstant(const std::string& s)
-{
-    TimeMs ms = 0;
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), ms);
-    if (ec == std::errc() && p == s.data() + s.size())
-        return ms;
-    if (parseIsoTimestamp(s, ms))
-        return ms;
-    return std::nullopt;
-}
-} // namespace
 
 int runMaintainCommand(const std::vector<std::string>& args, std::FILE* out, std::FILE* err)
 {

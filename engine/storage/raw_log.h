@@ -132,6 +132,11 @@ class RawLogReader {
 public:
     explicit RawLogReader(std::string directory);
 
+    /// Reads only what lies before `end` (a checkpoint's raw end): segments after end.segmentId
+    /// are ignored and segment end.segmentId is read up to end.byteOffset. Records there are
+    /// committed; later ones may still be rolled back by a crash or be in a block being written.
+    void setEnd(const RawLogPosition& end) { m_end = end; m_bounded = true; }
+
     /// Segment files in id order with their header facts (unsealed segments are scanned).
     std::vector<RawSegmentInfo> segments();
 
@@ -150,6 +155,8 @@ public:
 
 private:
     std::string m_directory;
+    RawLogPosition m_end;
+    bool m_bounded = false;
     std::vector<RawLogDamage> m_damage;
     std::uint64_t m_blocksRead = 0;
     std::uint64_t m_blocksSkipped = 0;

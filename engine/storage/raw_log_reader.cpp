@@ -74,6 +74,7 @@ RawSegmentInfo describeSegment(
 
 /// What a scan keeps: a time range or a sequence bound.
 struct ScanFilter {
+    const RawLogPosition* end = nullptr; ///< read nothing at or after it
     bool bySequence = false;
     TimeMs fromMs = 0;
     TimeMs toMs = 0;
@@ -136,12 +137,19 @@ bool scanDirectory(const std::string& directory, const ScanFilter& filter,
         damage.push_back({ directory, 0, error });
     std::vector<ClickEvent> events;
     for (const SegmentFile& file : files) {
+        if (filter.end && file.id > filter.end->segmentId)
+            break;
         FileHandle handle;
         std::uint64_t size = 0;
         if (!openSegment(file, handle, size, damage))
             continue;
+        const bool clamped = filter.end && file.id == filter.end->segmentId && size > filter.end->byteOffset;
+        if (clamped)
+            size = filter.end->byteOffset;
         FileSegmentBytes bytes(handle.fd(), size);
         RawSegmentScanner scanner(bytes, file.path, damage);
+        if (clamped)
+            scanner.ignoreSealedSize();
         if (!scanner.start())
             continue;
         const SegmentHeader& h = scanner.header();
@@ -186,6 +194,7 @@ std::vector<RawSegmentInfo> RawLogReader::segments()
 bool RawLogReader::scan(TimeMs fromMs, TimeMs toMs, const std::function<bool(const RawRecord&)>& f)
 {
     ScanFilter filter;
+    filter.end = m_bounded ? &m_end : nullptr;
     filter.fromMs = fromMs;
     filter.toMs = toMs;
     return scanDirectory(m_directory, filter, f, m_damage, m_blocksRead, m_blocksSkipped, m_segmentsSkipped);
@@ -194,6 +203,7 @@ bool RawLogReader::scan(TimeMs fromMs, TimeMs toMs, const std::function<bool(con
 bool RawLogReader::scanFromSequence(std::uint64_t fromSequence, const std::function<bool(const RawRecord&)>& f)
 {
     ScanFilter filter;
+    filter.end = m_bounded ? &m_end : nullptr;
     filter.bySequence = true;
     filter.fromSequence = fromSequence;
     return scanDirectory(m_directory, filter, f, m_damage, m_blocksRead, m_blocksSkipped, m_segmentsSkipped);

@@ -61,6 +61,12 @@ StoreStatus SqliteStore::rollup(TimeMs nowMs, const RetentionConfig& config, Rol
             s = d.runWithCutoff(
                 perTable(StoreSql::DeleteBefore, kind, RowLevel::Hour), r.hourCutoffMs, &r.hourRowsRolled);
     }
+    if (s.ok()) { // batch runs whose whole range is past retention cover nothing any more
+        SqliteStatement q;
+        s = d.db.prepare("DELETE FROM batch_run WHERE to_ms <= ?1", q, false);
+        if (s.ok())
+            s = q.bindInt64(1, r.deleteCutoffMs).run();
+    }
     if (s.ok()) {
         if (SqliteStatement* q = d.statement(StoreSql::UpsertRollupState, s); q) {
             q->bindInt64(1, r.minuteCutoffMs)

@@ -120,8 +120,42 @@ CREATE TABLE rollup_state(
 PRAGMA application_id = 1094992689;
 )sql";
 
+// Migration 2: the batch layer. batch_minute rows gain what the speed layer did with the same raw
+// records (see BatchCell), and every completed batch run is recorded with the range it covers and
+// the raw log position it read up to. A minute is covered by the batch layer when some run's
+// [from_ms, to_ms) contains it.
+constexpr const char* kSchemaV2 = R"sql(
+ALTER TABLE batch_minute ADD COLUMN speed_duplicates INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE batch_minute ADD COLUMN duplicates INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE batch_minute ADD COLUMN speed_counted INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE batch_run(
+    run_id INTEGER PRIMARY KEY,
+    from_ms INTEGER NOT NULL,
+    to_ms INTEGER NOT NULL,
+    raw_segment INTEGER NOT NULL,
+    raw_offset INTEGER NOT NULL,
+    raw_next_sequence INTEGER NOT NULL,
+    started_wall_ms INTEGER NOT NULL,
+    finished_wall_ms INTEGER NOT NULL,
+    processing_time_ms INTEGER NOT NULL,
+    trigger TEXT NOT NULL,
+    records_read INTEGER NOT NULL,
+    records_in_range INTEGER NOT NULL,
+    counted INTEGER NOT NULL,
+    duplicates INTEGER NOT NULL,
+    late_dropped INTEGER NOT NULL,
+    damaged_blocks INTEGER NOT NULL,
+    threads INTEGER NOT NULL,
+    seconds REAL NOT NULL,
+    CHECK (from_ms < to_ms)
+) STRICT;
+CREATE INDEX batch_run_by_range ON batch_run(to_ms, from_ms);
+)sql";
+
 constexpr std::array kMigrations {
     SqliteMigration { 1, "initial schema", kSchemaV1 },
+    SqliteMigration { 2, "batch layer: batch_run, batch_minute speed columns", kSchemaV2 },
 };
 
 SqliteStatus failure(int code, std::string message)

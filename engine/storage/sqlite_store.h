@@ -3,6 +3,7 @@
 #include "core/click_event.h"
 #include "core/time_units.h"
 #include "ingest/reject_reason.h"
+#include "storage/batch_rows.h"
 #include "storage/raw_log.h"
 #include "window/window_types.h"
 
@@ -10,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -137,6 +139,20 @@ public:
     /// nowMs (processing time from the Clock), in one transaction. Totals are unchanged by a
     /// rollup. Idempotent.
     StoreStatus rollup(TimeMs nowMs, const RetentionConfig& config, RollupReport* report = nullptr);
+
+    // The batch layer (sqlite_batch.cpp). ------------------------------------------------------
+
+    /// Replaces the batch rows of [run.fromMs, run.toMs) by `cells` (which must lie in that range)
+    /// and records the run, in one transaction; run.runId is set. Re-running a range replaces it.
+    StoreStatus writeBatchRun(BatchRunRecord& run, std::span<const BatchCell> cells);
+    /// Completed runs whose range overlaps [fromMs, toMs), oldest first.
+    std::vector<BatchRunRecord> batchRuns(TimeMs fromMs, TimeMs toMs);
+    /// The latest run (any range); false if none.
+    bool latestBatchRun(BatchRunRecord& out);
+    /// batch_minute rows with window start in [fromMs, toMs), in key order, with their speed columns.
+    void forEachBatchCell(TimeMs fromMs, TimeMs toMs, const std::function<void(const BatchCell&)>& f);
+    /// Minute rows before this are rolled into hours (rollup_state); kMinTimeMs if never rolled.
+    TimeMs minuteCutoffMs();
 
     /// Size of the database file plus its WAL.
     std::uint64_t fileBytes() const;

@@ -1,0 +1,197 @@
+// SqliteStore: the batch layer's rows and run records (migration 2).
+
+#include "storage/sqlite_store.h"
+#include "storage/sqlite_store_impl.h"
+
+#include <sqlite3.h>
+
+namespace adclick::engine {
+
+namespace {
+
+constexpr const char* kRunColumns = "run_id, from_ms, to_ms, raw_segment, raw_offset, raw_next_sequence, "
+                                    "started_wall_ms, finished_wall_ms, processing_time_ms, trigger, records_read, "
+                                    "records_in_range, counted, duplicates, late_dropped, damaged_blocks, threads, "
+                                    "seconds";
+
+BatchRunRecord readRun(const SqliteStatement& q)
+{
+    BatchRunRecord r;
+    auto u = [&](int c) { return static_cast<std::uint64_t>(q.columnInt64(c)); };
+    r.runId = q.columnInt64(0);
+    r.fromMs = q.columnInt64(1);
+    r.toMs = q.columnInt64(2);
+    r.rawEnd = { u(3), u(4), u(5) };
+    r.startedWallMs = q.columnInt64(6);
+    r.finishedWallMs = q.columnInt64(7);
+    r.processingTimeMs = q.columnInt64(8);
+    r.trigger = std::string(q.columnText(9));
+    r.recordsRead = u(10);
+    r.recordsInRange = u(11);
+    r.counted = u(12);
+    r.duplicates = u(13);
+    r.lateDropped = u(14);
+    r.damagedBlocks = u(15);
+    r.threads = static_cast<std::uint32_t>(q.columnInt64(16));
+    r.seconds = sqlite3_column_double(q.get(), 17);
+    return r;
+}
+
+std::int64_t s64(std::uint64_t v)
+{
+    return static_cast<std::int64_t>(v);
+}
+
+} // namespace
+
+StoreStatus SqliteStore::writeBatchRun(BatchRunRecord& run, std::span<const BatchCell> cells)
+{
+    m_error.clear();
+    if (run.fromMs >= run.toMs) {
+        m_error = "batch run: empty range";
+        return StoreStatus::IoError;
+    }
+    for (const BatchCell& c : cells)
+        if (c.key.windowStartMs < run.fromMs || c.key.windowStartMs >= run.toMs) {
+            m_error = "batch run: a cell lies outside the run's range";
+            return StoreStatus::IoError;
+        }
+    if (m_injectFailure) {
+        SqliteStatus injected;
+        injected.code = SQLITE_FULL;
+        injected.message = "injected failure (as a full disk)";
+        return storeFailure(injected, "batch run", m_error);
+    }
+    SqliteDb& db = m_impl->db;
+    SqliteTransaction tx(db, SqliteTransaction::Mode::Immediate);
+    if (!tx.status().ok())
+        return storeFailure(tx.status(), "batch run: begin", m_error);
+
+    SqliteStatement del;
+    SqliteStatus s = db.prepare("DELETE FROM batch_minute WHERE window_start >= ?1 AND window_start < ?2", del, false);
+    if (s.ok())
+        s = del.bindInt64(1, run.fromMs).bindInt64(2, run.toMs).run();
+    SqliteStatement ins;
+    if (s.ok())
+        s = db.prepare("INSERT INTO batch_minute(ad_id, window_start, country, device, count, late_updated, "
+                       "late_dropped, revision, final, speed_duplicates, duplicates, speed_counted) "
+                       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, 1, ?8, ?9, ?10)",
+            ins, false);
+    for (std::size_t i = 0; s.ok() && i < cells.size(); ++i) {
+        const BatchCell& c = cells[i];
+        ins.bindInt64(1, c.key.adId)
+            .bindInt64(2, c.key.windowStartMs)
+            .bindInt64(3, c.key.country)
+            .bindInt64(4, static_cast<int>(c.key.device))
+            .bindInt64(5, s64(c.count))
+            .bindInt64(6, s64(c.lateUpdated))
+            .bindInt64(7, s64(c.lateDropped))
+            .bindInt64(8, s64(c.speedDuplicates))
+            .bindInt64(9, s64(c.duplicates))
+            .bindInt64(10, s64(c.speedCounted));
+        s = ins.run();
+        ins.reset();
+    }
+    SqliteStatement rec;
+    if (s.ok())
+        s = db.prepare(std::string("INSERT INTO batch_run(") + kRunColumns
+                + ") VALUES(NULL, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+            rec, false);
+    if (s.ok()) {
+        rec.bindInt64(1, run.fromMs)
+            .bindInt64(2, run.toMs)
+            .bindInt64(3, s64(run.rawEnd.segmentId))
+            .bindInt64(4, s64(run.rawEnd.byteOffset))
+            .bindInt64(5, s64(run.rawEnd.nextSequence))
+            .bindInt64(6, run.startedWallMs)
+            .bindInt64(7, run.finishedWallMs)
+            .bindInt64(8, run.processingTimeMs)
+            .bindText(9, run.trigger)
+            .bindInt64(10, s64(run.recordsRead))
+            .bindInt64(11, s64(run.recordsInRange))
+            .bindInt64(12, s64(run.counted))
+            .bindInt64(13, s64(run.duplicates))
+            .bindInt64(14, s64(run.lateDropped))
+            .bindInt64(15, s64(run.damagedBlocks))
+            .bindInt64(16, run.threads);
+        if (sqlite3_bind_double(rec.get(), 17, run.seconds) != SQLITE_OK)
+            s = db.status(SQLITE_ERROR);
+        if (s.ok())
+            s = rec.run();
+    }
+    if (s.ok())
+        s = tx.commit();
+    if (!s.ok())
+        return storeFailure(s, "batch run", m_error);
+    run.runId = sqlite3_last_insert_rowid(db.get());
+    return StoreStatus::Ok;
+}
+
+std::vector<BatchRunRecord> SqliteStore::batchRuns(TimeMs fromMs, TimeMs toMs)
+{
+    std::vector<BatchRunRecord> out;
+    SqliteStatement q;
+    if (!m_impl->db
+             .prepare(std::string("SELECT ") + kRunColumns
+                     + " FROM batch_run WHERE to_ms > ?1 AND from_ms < ?2 ORDER BY run_id",
+                 q, false)
+             .ok())
+        return out;
+    q.bindInt64(1, fromMs).bindInt64(2, toMs);
+    while (q.step() == SqliteStatement::Step::Row)
+        out.push_back(readRun(q));
+    return out;
+}
+
+bool SqliteStore::latestBatchRun(BatchRunRecord& out)
+{
+    SqliteStatement q;
+    if (!m_impl->db.prepare(std::string("SELECT ") + kRunColumns + " FROM batch_run ORDER BY run_id DESC LIMIT 1", q,
+                       false)
+             .ok())
+        return false;
+    if (q.step() != SqliteStatement::Step::Row)
+        return false;
+    out = readRun(q);
+    return true;
+}
+
+void SqliteStore::forEachBatchCell(TimeMs fromMs, TimeMs toMs, const std::function<void(const BatchCell&)>& f)
+{
+    SqliteStatement q;
+    if (!m_impl->db
+             .prepare("SELECT ad_id, window_start, country, device, count, late_dropped, late_updated, "
+                      "speed_duplicates, duplicates, speed_counted FROM batch_minute "
+                      "WHERE window_start >= ?1 AND window_start < ?2 ORDER BY ad_id, window_start, country, device",
+                 q, false)
+             .ok())
+        return;
+    q.bindInt64(1, fromMs).bindInt64(2, toMs);
+    while (q.step() == SqliteStatement::Step::Row) {
+        BatchCell c;
+        c.key.adId = static_cast<AdId>(q.columnInt64(0));
+        c.key.windowStartMs = q.columnInt64(1);
+        c.key.country = static_cast<CountryCode>(q.columnInt64(2));
+        c.key.device = static_cast<DeviceClass>(q.columnInt64(3));
+        c.count = static_cast<std::uint64_t>(q.columnInt64(4));
+        c.lateDropped = static_cast<std::uint64_t>(q.columnInt64(5));
+        c.lateUpdated = static_cast<std::uint64_t>(q.columnInt64(6));
+        c.speedDuplicates = static_cast<std::uint64_t>(q.columnInt64(7));
+        c.duplicates = static_cast<std::uint64_t>(q.columnInt64(8));
+        c.speedCounted = static_cast<std::uint64_t>(q.columnInt64(9));
+        f(c);
+    }
+}
+
+TimeMs SqliteStore::minuteCutoffMs()
+{
+    std::int64_t v = kMinTimeMs;
+    if (!m_impl->db.queryInt64("SELECT coalesce((SELECT minute_cutoff_ms FROM rollup_state WHERE id = 1), "
+                               "-2305843009213693952)",
+                      v)
+             .ok())
+        return kMinTimeMs;
+    return v;
+}
+
+} // namespace adclick::engine
