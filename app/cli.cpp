@@ -1,7 +1,9 @@
 #include "cli.h"
 
+#include "batch_command.h"
 #include "generate_command.h"
 #include "maintain_command.h"
+#include "reconcile_command.h"
 #include "run_command.h"
 #include "run_options.h"
 
@@ -18,6 +20,9 @@ const char* kUsage = "Usage: adclick <command> [options]\n\n"
                      "  run        run the speed layer headless and print windows, late counts and top ads\n"
                      "             (stored in the data directory; a second run continues where the first stopped)\n"
                      "  generate   write the generator's records as NDJSON\n"
+                     "  batch      recount a time range exactly from the raw click log into the batch view\n"
+                     "  reconcile  compare speed and batch counts per ad and minute: the gap by cause, and what\n"
+                     "             no cause explains\n"
                      "  maintain   roll up and expire stored aggregates and raw log segments now\n"
                      "  help       this text; `adclick <command> --help` for a command's options\n"
                      "  version    print the version\n";
@@ -36,6 +41,10 @@ int runCli(int argc, char** argv)
     }
     const std::string command = args[0];
     args.erase(args.begin());
+    if (command == "batch")
+        return runBatchCommand(args, stdout, stderr);
+    if (command == "reconcile")
+        return runReconcileCommand(args, stdout, stderr);
     if (command == "maintain")
         return runMaintainCommand(args, stdout, stderr);
     if (command == "run" || command == "generate") {

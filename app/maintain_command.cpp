@@ -72,7 +72,11 @@ int runMaintainCommand(const std::vector<std::string>& args, std::FILE* out, std
         return 1;
     }
     std::uint64_t freed = 0;
-    const std::size_t segments = applyRawLogRetention(dir + "/raw", *now, o.checkpoints.rawLog.retentionMs, &freed);
+    TimeMs newestDeleted = kMinTimeMs;
+    const std::size_t segments
+        = applyRawLogRetention(dir + "/raw", *now, o.checkpoints.rawLog.retentionMs, &freed, &newestDeleted);
+    if (segments > 0 && newestDeleted > kMinTimeMs && store->noteRawLogDeleted(newestDeleted) != StoreStatus::Ok)
+        std::fprintf(err, "adclick maintain: %s\n", store->error().c_str());
     std::fprintf(out,
         "maintain %s at %s: %llu minute rows rolled into hours (before %s), %llu hour rows into days (before %s), "
         "%llu rows deleted (before %s); %zu raw log segments deleted (%.1f MiB)\n",

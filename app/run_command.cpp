@@ -108,6 +108,8 @@ int runRunCommand(const RunOptions& options, std::FILE* out, std::FILE* err)
     g_stopSignal.store(false);
     auto previousInt = std::signal(SIGINT, onSignal);
     auto previousTerm = std::signal(SIGTERM, onSignal);
+    if (const std::string warning = speedFaultWarning(options); !warning.empty())
+        std::fprintf(err, "adclick: warning: %s\n", warning.c_str());
     AdDictionary ads;
     UserAgentDictionary userAgents;
     std::unique_ptr<Clock> clock;

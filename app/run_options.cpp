@@ -1,9 +1,11 @@
 #include "run_options.h"
 
 #include "core/time_units.h"
+#include "ingest/country_codes.h"
 #include "window/window_types.h"
 
 #include <charconv>
+#include <cstdio>
 #include <functional>
 #include <map>
 
@@ -33,6 +35,31 @@ bool parseUnsigned(const std::string& s, std::uint64_t& out)
 bool parseFraction(const std::string& s, double& out)
 {
     return parseDouble(s, out) && out >= 0 && out <= 1;
+}
+
+/// --inject-speed-fault: "drop-country:CC[:FRACTION]" or "double-count-ad:AD" (numeric ad id).
+bool parseSpeedFault(const std::string& v, SpeedFault& out)
+{
+    SpeedFault f;
+    if (v.rfind("drop-country:", 0) == 0) {
+        const std::string rest = v.substr(13);
+        const std::size_t colon = rest.find(':');
+        if (!parseCountry(rest.substr(0, colon), f.country))
+            return false;
+        if (colon != std::string::npos && !parseFraction(rest.substr(colon + 1), f.fraction))
+            return false;
+        f.kind = SpeedFault::Kind::DropCountry;
+    } else if (v.rfind("double-count-ad:", 0) == 0) {
+        std::uint64_t ad = 0;
+        if (!parseUnsigned(v.substr(16), ad) || ad >= kFirstNamedAdId)
+            return false;
+        f.adId = static_cast<AdId>(ad);
+        f.kind = SpeedFault::Kind::DoubleCountAd;
+    } else if (v != "none") {
+        return false;
+    }
+    out = f;
+    return true;
 }
 
 struct Option {
@@ -248,6 +275,11 @@ std::vector<Option> options()
                 o.checkpoints.maintenanceIntervalMs = *d;
                 return true;
             } },
+        { "--inject-speed-fault", "SPEC",
+            "FAULT INJECTION for demos and tests of `adclick reconcile`: the speed layer miscounts on purpose "
+            "while the raw log stays true. drop-country:CC[:F] leaves a share F (default 1) of country CC's "
+            "counted clicks out of the speed counts; double-count-ad:AD counts ad AD's clicks twice (default none)",
+            [](RunOptions& o, const std::string& v) { return parseSpeedFault(v, o.pipeline.speedFault); } },
         { "--json", nullptr, "print JSON lines instead of text",
             [](RunOptions& o, const std::string&) {
                 o.json = true;
@@ -311,6 +343,28 @@ ParsedRun parseRunOptions(const std::vector<std::string>& args)
         || r.options.checkpoints.retention.aggregateRetentionMs < r.options.checkpoints.retention.hourRetentionMs)
         r.error = "retention must grow from minutes to hours to the aggregate retention";
     return r;
+}
+
+std::string speedFaultWarning(const RunOptions& options)
+{
+    const SpeedFault& f = options.pipeline.speedFault;
+    char share[32];
+    std::snprintf(share, sizeof share, "%g%%", f.fraction * 100);
+    switch (f.kind) {
+    case SpeedFault::Kind::None:
+        return {};
+    case SpeedFault::Kind::DropCountry:
+        return "FAULT INJECTED (--inject-speed-fault): the speed layer leaves " + std::string(share) + " of country "
+            + formatCountry(f.country)
+            + "'s counted clicks out of its counts; the raw log stays true, so `adclick batch` + `adclick reconcile` "
+              "show the miscount as the unexplained gap";
+    case SpeedFault::Kind::DoubleCountAd:
+        return "FAULT INJECTED (--inject-speed-fault): the speed layer counts every click of ad "
+            + std::to_string(f.adId)
+            + " twice; the raw log stays true, so `adclick batch` + `adclick reconcile` show the miscount as the "
+              "unexplained gap";
+    }
+    return {};
 }
 
 std::string runHelpText()

@@ -40,6 +40,9 @@ struct ParsedRun {
 /// Parses the arguments after the subcommand. Never throws.
 ParsedRun parseRunOptions(const std::vector<std::string>& args);
 
+/// The stderr warning `adclick run` prints while --inject-speed-fault is active (empty when not).
+std::string speedFaultWarning(const RunOptions& options);
+
 /// The --help text for `adclick run` (every option with its unit and default).
 std::string runHelpText();
 

@@ -16,7 +16,6 @@
 #include <algorithm>
 #include <chrono>
 #include <fcntl.h>
-#include <map>
 #include <mutex>
 #include <sys/stat.h>
 #include <thread>
@@ -64,15 +63,25 @@ std::vector<SegmentPlan> planSegments(
         RawSegmentScanner scanner(bytes, f.path, ignored);
         if (p.clamped)
             scanner.ignoreSealedSize();
-        if (scanner.start() && scanner.headerValid()) {
+        if (scanner.start() && scanner.headerValid() && scanner.header().sealed
+            && scanner.header().dataEndBytes == p.bytes) {
             const SegmentHeader& h = scanner.header();
-            p.sealed = h.sealed && h.dataEndBytes == p.bytes;
-            p.records = p.sealed ? h.records : p.bytes / 24; // unsealed: a generous estimate
+            p.records = h.records;
             p.minMs = h.minEventTimeMs;
             p.maxMs = h.maxEventTimeMs;
-        } else {
-            p.records = p.bytes / 24;
+        } else { // being written, cut by the end bound, or with a bad header: sum its block headers
+            bool first = true;
+            while (scanner.next()) {
+                const BlockHeader& b = scanner.block();
+                if (b.records == 0)
+                    continue;
+                p.minMs = first ? b.minEventTimeMs : std::min(p.minMs, b.minEventTimeMs);
+                p.maxMs = first ? b.maxEventTimeMs : std::max(p.maxMs, b.maxEventTimeMs);
+                p.records += b.records;
+                first = false;
+            }
         }
+        p.sealed = true; // the range is known either way
         plans.push_back(std::move(p));
     }
     return plans;
@@ -80,8 +89,6 @@ std::vector<SegmentPlan> planSegments(
 
 bool overlaps(const SegmentPlan& p, TimeMs fromMs, TimeMs toMs)
 {
-    if (!p.sealed)
-        return true; // unknown range: walk its block headers
     return p.records > 0 && p.maxMs >= fromMs && p.minMs < toMs;
 }
 
@@ -100,6 +107,41 @@ std::vector<std::vector<const SegmentPlan*>> partition(const std::vector<const S
         acc += std::max<std::uint64_t>(s->bytes, 1);
     }
     return out;
+}
+
+/// Runs f(0 … n−1) on n threads (the calling thread runs f(0)) and calls report about every
+/// 100 ms on the calling thread until all are done. Rethrows the first exception.
+void runParallel(unsigned n, const std::function<void(unsigned)>& f, const std::function<void()>& report)
+{
+    std::atomic<unsigned> done { 0 };
+    std::exception_ptr failure;
+    std::mutex failureMutex;
+    auto one = [&](unsigned i) {
+        try {
+            f(i);
+        } catch (...) {
+            std::lock_guard lock(failureMutex);
+            if (!failure)
+                failure = std::current_exception();
+        }
+        done.fetch_add(1, std::memory_order_release);
+    };
+    std::vector<std::thread> pool;
+    for (unsigned i = 1; i < n; ++i)
+        pool.emplace_back(one, i);
+    one(0);
+    auto last = Clock::now();
+    while (done.load(std::memory_order_acquire) < n) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        if (Clock::now() - last >= std::chrono::milliseconds(100)) {
+            report();
+            last = Clock::now();
+        }
+    }
+    for (std::thread& t : pool)
+        t.join();
+    if (failure)
+        std::rethrow_exception(failure);
 }
 
 } // namespace
@@ -125,13 +167,28 @@ BatchCountResult countRawLog(const std::string& rawDirectory, const BatchCountOp
     if (!listError.empty())
         r.damage.push_back({ rawDirectory, 0, listError });
 
+    // Only the windows that hold data are sliced (a range may reach far beyond the log).
+    TimeMs dataFrom = r.toMs;
+    TimeMs dataTo = r.fromMs;
+    for (const SegmentPlan& p : plans) {
+        if (!overlaps(p, r.fromMs, r.toMs))
+            continue;
+        dataFrom = std::min(dataFrom, windowStartOf(std::max(r.fromMs, p.minMs), w));
+        dataTo = std::max(dataTo, windowStartOf(std::min(r.toMs - 1, p.maxMs), w) + w);
+        r.maxEventTimeMs = std::max(r.maxEventTimeMs, p.maxMs);
+    }
+    if (dataFrom >= dataTo) {
+        r.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+        return r; // nothing in range
+    }
+
     // Slices of whole windows, each small enough for the de-duplication tables (and for the
     // worker's 13-bit window index).
     std::uint64_t estimate = 0;
     for (const SegmentPlan& p : plans)
         if (overlaps(p, r.fromMs, r.toMs))
             estimate += p.records;
-    const std::uint64_t windows = static_cast<std::uint64_t>((r.toMs - r.fromMs) / w);
+    const std::uint64_t windows = static_cast<std::uint64_t>((dataTo - dataFrom) / w);
     std::uint64_t slices = std::max<std::uint64_t>(1, (estimate + o.maxRecordsPerSlice - 1) / std::max<std::uint64_t>(o.maxRecordsPerSlice, 1));
     slices = std::max(slices, (windows + kMaxSliceWindows - 1) / kMaxSliceWindows);
     slices = std::min(slices, windows);
@@ -147,8 +204,8 @@ BatchCountResult countRawLog(const std::string& rawDirectory, const BatchCountOp
     Progress progress;
     for (std::uint64_t s = 0; s < slices; ++s) {
         Slice sl;
-        sl.fromMs = r.fromMs + static_cast<TimeMs>(s * windowsPerSlice) * w;
-        sl.toMs = std::min(r.toMs, sl.fromMs + static_cast<TimeMs>(windowsPerSlice) * w);
+        sl.fromMs = dataFrom + static_cast<TimeMs>(s * windowsPerSlice) * w;
+        sl.toMs = std::min(dataTo, sl.fromMs + static_cast<TimeMs>(windowsPerSlice) * w);
         for (const SegmentPlan& p : plans) {
             if (overlaps(p, sl.fromMs, sl.toMs)) {
                 sl.segments.push_back(&p);
@@ -171,7 +228,7 @@ BatchCountResult countRawLog(const std::string& rawDirectory, const BatchCountOp
         o.progress(bp);
     };
 
-    std::map<WindowKey, BatchCell> merged;
+    std::vector<BatchCell> cells; // of every worker and slice, combined at the end
     unsigned usedThreads = 1;
     try {
         for (const Slice& sl : work) {
@@ -185,48 +242,37 @@ BatchCountResult countRawLog(const std::string& rawDirectory, const BatchCountOp
             std::uint64_t sliceEstimate = 0;
             for (const SegmentPlan* p : sl.segments)
                 sliceEstimate += p->records;
+            unsigned bits = 0; // partitions of ~8 K records: their tables stay in the L2 cache
+            while (bits < 14 && (sliceEstimate >> (13 + bits)) != 0)
+                ++bits;
+            const bool filtered = !o.filter.empty(); // few records kept: let the buffers grow
             WorkerSpec spec { sl.fromMs, sl.toMs, w, o.deduplicate, r.rawEndSequence, &o.filter, o.cancel,
-                &progress, sliceEstimate / t + 1024 };
+                &progress, bits, filtered ? 0 : static_cast<std::size_t>((sliceEstimate >> bits) / t * 5 / 4) };
             std::vector<std::unique_ptr<BatchWorker>> workers;
             for (unsigned g = 0; g < t; ++g)
                 workers.push_back(std::make_unique<BatchWorker>(spec, groups[g]));
-            std::atomic<unsigned> done { 0 };
-            std::vector<std::thread> pool;
-            std::exception_ptr failure;
-            std::mutex failureMutex;
-            auto runWorker = [&](BatchWorker& wk) {
-                try {
-                    wk.run();
-                } catch (...) {
-                    std::lock_guard lock(failureMutex);
-                    failure = std::current_exception();
-                }
-                done.fetch_add(1, std::memory_order_release);
-            };
-            for (unsigned g = 1; g < t; ++g)
-                pool.emplace_back(runWorker, std::ref(*workers[g]));
-            runWorker(*workers[0]);
-            auto lastReport = Clock::now();
-            while (done.load(std::memory_order_acquire) < t) {
-                std::this_thread::sleep_for(std::chrono::milliseconds(5));
-                if (Clock::now() - lastReport >= std::chrono::milliseconds(100)) {
-                    report();
-                    lastReport = Clock::now();
-                }
-            }
-            for (std::thread& th : pool)
-                th.join();
-            if (failure)
-                std::rethrow_exception(failure);
-            // Copies of a click id met by an earlier worker are duplicates of that one.
-            for (unsigned g = t; g-- > 1;) { // later workers first: earlier tables stay as they were read
-                std::vector<const BatchWorker*> earlier;
-                for (unsigned e = 0; e < g; ++e)
-                    earlier.push_back(workers[e].get());
-                workers[g]->removeDuplicatesOf(earlier);
+            runParallel(t, [&](unsigned g) { workers[g]->run(); }, report);
+            std::vector<const BatchWorker*> inOrder;
+            for (auto& wk : workers)
+                inOrder.push_back(wk.get());
+            const std::size_t partitions = std::size_t { 1 } << bits;
+            const auto t2 = static_cast<unsigned>(std::min<std::size_t>(threads, partitions));
+            std::vector<std::vector<BatchCell>> parts(t2);
+            runParallel(
+                t2,
+                [&](unsigned g) {
+                    for (std::size_t p = g; p < partitions; p += t2)
+                        countPartition(inOrder, p, spec, parts[g]);
+                },
+                report);
+            countOddRecords(inOrder, spec, cells);
+            for (auto& part : parts) {
+                if (cells.empty())
+                    cells.swap(part);
+                else
+                    cells.insert(cells.end(), part.begin(), part.end());
             }
             for (auto& wk : workers) {
-                wk->mergeInto(merged);
                 r.recordsRead += wk->stats().recordsRead;
                 r.recordsInRange += wk->stats().recordsInRange;
                 r.blocksRead += wk->stats().blocksRead;
@@ -251,15 +297,19 @@ BatchCountResult countRawLog(const std::string& rawDirectory, const BatchCountOp
         r.status = BatchCountResult::Status::Cancelled;
         r.error = "cancelled";
     }
-    r.cells.reserve(merged.size());
-    for (auto& [key, cell] : merged) {
-        if (cell.count == 0 && cell.duplicates == 0 && cell.speedCounted == 0)
-            continue;
+    try {
+        sortAndCombine(cells, r.fromMs, w);
+    } catch (const std::bad_alloc&) {
+        r.status = BatchCountResult::Status::Failed;
+        r.error = "out of memory while merging " + std::to_string(cells.size()) + " cells";
+        return r;
+    }
+    for (const BatchCell& cell : cells) {
         r.counted += cell.count;
         r.duplicates += cell.duplicates;
         r.lateDropped += cell.lateDropped;
-        r.cells.push_back(cell);
     }
+    r.cells = std::move(cells);
     // Damage reports of blocks walked in several slices appear once.
     std::sort(r.damage.begin(), r.damage.end(), [](const RawLogDamage& a, const RawLogDamage& b) {
         return std::tie(a.path, a.byteOffset, a.reason) < std::tie(b.path, b.byteOffset, b.reason);

@@ -73,6 +73,7 @@ struct BatchCountResult {
     std::uint64_t blocksSkipped = 0; ///< excluded by their block header
     std::uint64_t bytesRead = 0;
     std::uint64_t rawEndSequence = 0; ///< records with sequence below this were eligible
+    TimeMs maxEventTimeMs = kMinTimeMs; ///< newest event of the segments overlapping the range (by their headers)
     std::vector<RawLogDamage> damage; ///< unreadable parts of the log (their records are not counted)
     unsigned threads = 1;
     unsigned slices = 1;

@@ -9,6 +9,9 @@ namespace adclick::engine {
 
 namespace {
 
+/// Ranges end within ±year 5000: far beyond any click, far from overflow.
+constexpr TimeMs kMaxRangeEndMs = 95617584000000LL;
+
 std::int64_t wallNowMs()
 {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -39,21 +42,41 @@ BatchJobResult BatchJob::run(const std::string& dataDirectory, const BatchJobOpt
         return result;
     }
 
-    TimeMs from = windowStartOf(o.fromMs, kMsPerMinute);
-    const TimeMs to = windowStartOf(o.toMs, kMsPerMinute) == o.toMs ? o.toMs : windowStartOf(o.toMs, kMsPerMinute) + kMsPerMinute;
-    if (from >= to) {
-        result.error = "empty range: from must be before to";
+    constexpr TimeMs w = kMsPerMinute;
+    if (o.fromMs >= o.toMs || o.fromMs < -kMaxRangeEndMs || o.toMs > kMaxRangeEndMs) {
+        result.error = "bad range: from must be before to, both within ±" + formatIsoUtc(kMaxRangeEndMs);
         return result;
     }
+    TimeMs from = windowStartOf(o.fromMs, w);
+    TimeMs to = windowStartOf(o.toMs, w) == o.toMs ? o.toMs : windowStartOf(o.toMs, w) + w;
+    auto note = [&](const std::string& text) { result.note += (result.note.empty() ? "" : "; ") + text; };
+    // Never (re)write minutes whose raw events are not all in the log, or that are still open.
     const TimeMs cutoff = store->minuteCutoffMs();
     if (from < cutoff) {
-        result.note = "range starts at " + formatIsoUtc(cutoff) + " instead of " + formatIsoUtc(from)
-            + ": older minutes are rolled up into hours and days, and their raw log is past retention";
+        note("starts at " + formatIsoUtc(cutoff) + " instead of " + formatIsoUtc(from)
+            + ": older minutes are rolled up into hours and days (the minute rollup cutoff)");
         from = cutoff;
-        if (from >= to) {
-            result.error = "the whole range is older than the minute rollup cutoff " + formatIsoUtc(cutoff);
-            return result;
-        }
+    }
+    const TimeMs deletedThrough = store->rawLogDeletedThroughMs();
+    if (deletedThrough > kMinTimeMs && from <= deletedThrough) {
+        const TimeMs complete = windowStartOf(deletedThrough, w) + w;
+        note("starts at " + formatIsoUtc(complete) + " instead of " + formatIsoUtc(from)
+            + ": raw log retention deleted events up to " + formatIsoUtc(deletedThrough));
+        from = complete;
+    }
+    if (checkpoint.watermarkMs <= kMinTimeMs) {
+        result.error = "no window is final yet (the last checkpoint has no watermark)";
+        return result;
+    }
+    const TimeMs open = windowStartOf(std::min(checkpoint.watermarkMs, kMaxRangeEndMs), w);
+    if (to > open) {
+        note("ends at " + formatIsoUtc(open) + " instead of " + formatIsoUtc(to)
+            + ": later minutes are still open in the speed layer (watermark)");
+        to = open;
+    }
+    if (from >= to) {
+        result.error = "nothing to recount: after clamping, the range is empty (" + result.note + ")";
+        return result;
     }
 
     BatchCountOptions count;
@@ -70,9 +93,24 @@ BatchJobResult BatchJob::run(const std::string& dataDirectory, const BatchJobOpt
         return result;
     }
 
+    // Coverage ends with the data: minutes after the newest committed event are not claimed.
+    TimeMs coveredTo = result.count.toMs;
+    const TimeMs dataEnd = result.count.maxEventTimeMs > kMinTimeMs
+        ? windowStartOf(std::min(result.count.maxEventTimeMs, kMaxRangeEndMs), w) + w
+        : result.count.fromMs;
+    if (dataEnd < coveredTo) {
+        if (dataEnd <= result.count.fromMs) {
+            result.error = "nothing to recount: the raw log holds no event in " + formatIsoUtc(result.count.fromMs)
+                + " … " + formatIsoUtc(result.count.toMs);
+            return result;
+        }
+        note("ends at " + formatIsoUtc(dataEnd) + ": the newest event in the raw log is at "
+            + formatIsoUtc(result.count.maxEventTimeMs));
+        coveredTo = dataEnd;
+    }
     BatchRunRecord& run = result.run;
     run.fromMs = result.count.fromMs;
-    run.toMs = result.count.toMs;
+    run.toMs = coveredTo;
     run.rawEnd = checkpoint.rawEnd;
     run.startedWallMs = startedWall;
     run.processingTimeMs = o.processingTimeMs;

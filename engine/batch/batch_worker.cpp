@@ -1,3 +1,5 @@
+// Pass 1 of a batch count: walking segments and partitioning the kept records.
+
 #include "batch/batch_worker.h"
 
 #include "core/hash.h"
@@ -13,15 +15,6 @@ using namespace rawlog;
 
 namespace {
 
-constexpr std::uint32_t kDispositionShift = 32;
-
-/// The de-duplication key of a record: its click id for its ad in its window. Never 0.
-inline std::uint64_t copyKey(const ClickEvent& e, std::uint64_t windowIndex)
-{
-    const std::uint64_t k = mix64(e.clickId ^ mix64((static_cast<std::uint64_t>(e.adId) << 13) ^ windowIndex));
-    return k != 0 ? k : 1;
-}
-
 bool containsIgnoringCase(std::string_view text, std::string_view needle)
 {
     if (needle.empty())
@@ -32,58 +25,15 @@ bool containsIgnoringCase(std::string_view text, std::string_view needle)
         != text.end();
 }
 
-/// Adds one record to a cell as the batch layer counts it.
-inline void countIn(BatchCell& c, ClickEvent::Disposition d)
-{
-    ++c.count;
-    switch (d) {
-    case ClickEvent::Disposition::LateDropped:
-        ++c.lateDropped;
-        break;
-    case ClickEvent::Disposition::LateUpdated:
-        ++c.lateUpdated;
-        break;
-    case ClickEvent::Disposition::Duplicate:
-        ++c.speedDuplicates;
-        break;
-    case ClickEvent::Disposition::Counted:
-        break;
-    }
-}
-
-/// Moves one counted record of a cell to the batch layer's duplicates.
-inline void uncount(BatchCell& c, ClickEvent::Disposition d)
-{
-    --c.count;
-    ++c.duplicates;
-    switch (d) {
-    case ClickEvent::Disposition::LateDropped:
-        --c.lateDropped;
-        break;
-    case ClickEvent::Disposition::LateUpdated:
-        --c.lateUpdated;
-        break;
-    case ClickEvent::Disposition::Duplicate:
-        --c.speedDuplicates;
-        break;
-    case ClickEvent::Disposition::Counted:
-        break;
-    }
-}
-
-inline bool speedCounts(ClickEvent::Disposition d)
-{
-    return d == ClickEvent::Disposition::Counted || d == ClickEvent::Disposition::LateUpdated;
-}
-
 } // namespace
 
 BatchWorker::BatchWorker(const WorkerSpec& spec, std::vector<const SegmentPlan*> segments)
     : m_spec(spec)
     , m_segments(std::move(segments))
-    , m_cellIndex(1024)
-    , m_firstCopies(std::min<std::uint64_t>(spec.expectedRecords, 1u << 20))
+    , m_parts(std::size_t { 1 } << spec.partitionBits)
 {
+    for (std::vector<Pending>& part : m_parts)
+        part.reserve(spec.expectedPerPartition);
 }
 
 void BatchWorker::run()
@@ -132,7 +82,7 @@ void BatchWorker::walkSegment(const SegmentPlan& plan)
             m_stats.bytesRead += end - scanner.blockOffset();
             m_stats.recordsRead += m_events.size();
             m_spec.progress->recordsRead.fetch_add(m_events.size(), std::memory_order_relaxed);
-            countBlock(scanner, b.firstSequence);
+            keepRecords(scanner, b.firstSequence);
         }
     }
     if (walked < plan.bytes)
@@ -147,29 +97,7 @@ bool BatchWorker::userAgentMatches(RawSegmentScanner& scanner, std::uint16_t uaI
     return m == 1;
 }
 
-std::uint32_t BatchWorker::cellFor(const ClickEvent& e, std::uint64_t windowIndex)
-{
-    if (static_cast<std::uint8_t>(e.device) >= 8) [[unlikely]] { // not a DeviceClass: no room in the packed key
-        const WindowKey key { e.adId, m_spec.fromMs + static_cast<TimeMs>(windowIndex) * m_spec.windowMs, e.country,
-            e.device };
-        auto [it, inserted] = m_oddCells.try_emplace(key, static_cast<std::uint32_t>(m_cells.size()));
-        if (inserted)
-            m_cells.push_back(BatchCell { key });
-        return it->second;
-    }
-    const std::uint64_t packed = (static_cast<std::uint64_t>(e.adId) << 32)
-        | (static_cast<std::uint64_t>(e.country) << 16) | (static_cast<std::uint64_t>(e.device) << 13) | windowIndex;
-    std::uint32_t& slot = m_cellIndex[packed + 1];
-    if (slot == 0) {
-        BatchCell c;
-        c.key = { e.adId, m_spec.fromMs + static_cast<TimeMs>(windowIndex) * m_spec.windowMs, e.country, e.device };
-        m_cells.push_back(c);
-        slot = static_cast<std::uint32_t>(m_cells.size());
-    }
-    return slot - 1;
-}
-
-void BatchWorker::countBlock(RawSegmentScanner& scanner, std::uint64_t firstSequence)
+void BatchWorker::keepRecords(RawSegmentScanner& scanner, std::uint64_t firstSequence)
 {
     const TimeMs from = m_spec.fromMs;
     const TimeMs to = m_spec.toMs;
@@ -178,17 +106,10 @@ void BatchWorker::countBlock(RawSegmentScanner& scanner, std::uint64_t firstSequ
     const std::size_t n = m_events.size();
     const std::size_t limit = firstSequence + n > m_spec.endSequence ? m_spec.endSequence - firstSequence : n;
     const bool dedup = m_spec.deduplicate;
-    constexpr std::size_t kAhead = 12;
-    auto prefetch = [&](std::size_t i) {
-        const ClickEvent& e = m_events[i];
-        if (dedup && e.clickId != 0 && e.eventTimeMs >= from && e.eventTimeMs < to)
-            m_firstCopies.prefetch(copyKey(e, static_cast<std::uint64_t>((e.eventTimeMs - from) / w)));
-    };
-    for (std::size_t i = 0; i < std::min(limit, kAhead); ++i)
-        prefetch(i);
+    const unsigned shift = 64 - m_spec.partitionBits;
+    TimeMs windowFrom = kMinTimeMs; // window of the previous record: no division per record
+    std::uint64_t windowIndex = 0;
     for (std::size_t i = 0; i < limit; ++i) {
-        if (i + kAhead < limit)
-            prefetch(i + kAhead);
         const ClickEvent& e = m_events[i];
         if (e.eventTimeMs < from || e.eventTimeMs >= to)
             continue;
@@ -199,53 +120,26 @@ void BatchWorker::countBlock(RawSegmentScanner& scanner, std::uint64_t firstSequ
                 continue;
         }
         ++m_stats.recordsInRange;
-        const auto windowIndex = static_cast<std::uint64_t>((e.eventTimeMs - from) / w);
-        const std::uint32_t idx = cellFor(e, windowIndex);
-        BatchCell& cell = m_cells[idx];
-        const ClickEvent::Disposition d = e.disposition();
-        if (speedCounts(d))
-            ++cell.speedCounted;
-        if (dedup && e.clickId != 0) {
-            std::uint64_t& first = m_firstCopies[copyKey(e, windowIndex)];
-            if (first != 0) {
-                ++cell.duplicates;
-                continue;
-            }
-            first = static_cast<std::uint64_t>(idx) | (static_cast<std::uint64_t>(d) << kDispositionShift)
-                | (1ull << 63);
-        }
-        countIn(cell, d);
-    }
-}
-
-void BatchWorker::removeDuplicatesOf(const std::vector<const BatchWorker*>& earlier)
-{
-    if (earlier.empty() || !m_spec.deduplicate)
-        return;
-    m_firstCopies.forEach([&](std::uint64_t key, std::uint64_t value) {
-        for (const BatchWorker* e : earlier) {
-            if (e->m_firstCopies.contains(key)) {
-                const auto d = static_cast<ClickEvent::Disposition>((value >> kDispositionShift) & 3);
-                uncount(m_cells[static_cast<std::uint32_t>(value)], d);
-                return;
-            }
-        }
-    });
-}
-
-void BatchWorker::mergeInto(std::map<WindowKey, BatchCell>& out) const
-{
-    for (const BatchCell& c : m_cells) {
-        auto [it, inserted] = out.try_emplace(c.key, c);
-        if (inserted)
+        if (static_cast<std::uint8_t>(e.device) >= 8) [[unlikely]] {
+            m_odd.push_back(e);
             continue;
-        BatchCell& m = it->second;
-        m.count += c.count;
-        m.lateDropped += c.lateDropped;
-        m.lateUpdated += c.lateUpdated;
-        m.speedDuplicates += c.speedDuplicates;
-        m.duplicates += c.duplicates;
-        m.speedCounted += c.speedCounted;
+        }
+        if (e.eventTimeMs < windowFrom || e.eventTimeMs >= windowFrom + w) {
+            windowIndex = static_cast<std::uint64_t>((e.eventTimeMs - from) / w);
+            windowFrom = from + static_cast<TimeMs>(windowIndex) * w;
+        }
+        const std::uint64_t adWindowHash = mix64((static_cast<std::uint64_t>(e.adId) << 11) | windowIndex);
+        const std::uint64_t cellKey = ((static_cast<std::uint64_t>(e.adId) << 30)
+                                          | (static_cast<std::uint64_t>(e.country) << 14)
+                                          | (static_cast<std::uint64_t>(e.device) << 11) | windowIndex)
+            + 1;
+        std::uint64_t copyKey = 0;
+        if (dedup && e.clickId != 0) {
+            copyKey = mix64(e.clickId ^ adWindowHash);
+            copyKey += copyKey == 0;
+        }
+        const std::size_t p = m_spec.partitionBits == 0 ? 0 : static_cast<std::size_t>(adWindowHash >> shift);
+        m_parts[p].push_back({ cellKey | (static_cast<std::uint64_t>(e.disposition()) << 62), copyKey });
     }
 }
 

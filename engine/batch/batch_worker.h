@@ -1,10 +1,16 @@
 #pragma once
 
-// Private to countRawLog (batch_counter.cpp): one worker's walk over a contiguous run of raw log
-// segments, counting the records of one time slice.
+// Private to countRawLog (batch_counter.cpp). A count runs in two passes per time slice:
+//  1. scan: T workers walk contiguous runs of segments, decode blocks, keep the records of the
+//     slice that pass the filter, and append each as a 16-byte Pending (cell key with the speed
+//     layer's disposition, click-id key) to one of P partitions chosen by (ad, window);
+//  2. partition pass: each partition (all of a given ad and window's records) is counted with
+//     small, cache-resident tables — the workers' parts in worker order, i.e. log order, so the
+//     first copy of a click id is the one that counts — in parallel over partitions.
+// Random accesses into tables of millions of cells and click ids would cost a cache miss per
+// record; partitioning first makes both passes sequential in memory.
 
 #include "batch/batch_counter.h"
-#include "core/flat_u64_map.h"
 #include "storage/raw_segment_scanner.h"
 
 #include <atomic>
@@ -13,8 +19,8 @@
 
 namespace adclick::engine::batchdetail {
 
-/// Windows per slice: a cell key packs the window's index in its slice into 13 bits.
-inline constexpr std::uint64_t kMaxSliceWindows = 8192;
+/// Windows per slice: a cell key packs the window's index in its slice into 11 bits.
+inline constexpr std::uint64_t kMaxSliceWindows = 2048;
 
 /// A segment file as planned: its usable size (clamped to the end bound) and header facts.
 struct SegmentPlan {
@@ -43,7 +49,8 @@ struct WorkerSpec {
     const RawRecordFilter* filter = nullptr;
     const std::atomic<bool>* cancel = nullptr;
     Progress* progress = nullptr;
-    std::uint64_t expectedRecords = 0; ///< sizing hint for the tables
+    unsigned partitionBits = 0; ///< 2^bits partitions
+    std::size_t expectedPerPartition = 0; ///< records one worker is expected to put in a partition
 };
 
 struct WorkerStats {
@@ -55,38 +62,53 @@ struct WorkerStats {
     std::uint64_t segmentsRead = 0;
 };
 
+/// One kept record: cellKey = (ad 32 | country 16 | device 3 | window index 11) + 1, with the
+/// speed layer's disposition in bits 62–63; copyKey = hash of (click id, ad, window), 0 = no click
+/// id (or de-duplication off).
+struct Pending {
+    std::uint64_t cellKey;
+    std::uint64_t copyKey;
+};
+
+/// Pass 1 over a contiguous run of segments.
 class BatchWorker {
 public:
     BatchWorker(const WorkerSpec& spec, std::vector<const SegmentPlan*> segments);
 
-    /// Walks the segments; any thread. Throws std::bad_alloc when the tables cannot grow.
+    /// Walks the segments; any thread. Throws std::bad_alloc when the buffers cannot grow.
     void run();
-    /// Un-counts the first copies of click ids that one of `earlier` (workers over earlier
-    /// segments) also met: in log order those are the later copies, i.e. duplicates.
-    void removeDuplicatesOf(const std::vector<const BatchWorker*>& earlier);
-    /// Adds this worker's cells into `out`.
-    void mergeInto(std::map<WindowKey, BatchCell>& out) const;
 
     const WorkerStats& stats() const { return m_stats; }
     std::vector<RawLogDamage>& damage() { return m_damage; }
+    const std::vector<Pending>& partition(std::size_t p) const { return m_parts[p]; }
+    /// Records whose device byte is not a device class (no room in the packed key; only a foreign
+    /// or hand-made log holds them), in log order, counted apart by plain maps.
+    const std::vector<ClickEvent>& oddRecords() const { return m_odd; }
 
 private:
     void walkSegment(const SegmentPlan& plan);
-    void countBlock(rawlog::RawSegmentScanner& scanner, std::uint64_t firstSequence);
+    void keepRecords(rawlog::RawSegmentScanner& scanner, std::uint64_t firstSequence);
     bool userAgentMatches(rawlog::RawSegmentScanner& scanner, std::uint16_t uaId);
-    std::uint32_t cellFor(const ClickEvent& e, std::uint64_t windowIndex);
 
     WorkerSpec m_spec;
     std::vector<const SegmentPlan*> m_segments;
     WorkerStats m_stats;
     std::vector<RawLogDamage> m_damage;
     std::vector<ClickEvent> m_events; ///< one decoded block
-    FlatU64Map<std::uint32_t> m_cellIndex; ///< packed (ad, country, device, window index) + 1 → m_cells index
-    std::map<WindowKey, std::uint32_t> m_oddCells; ///< cells whose device byte is not a DeviceClass
-    std::vector<BatchCell> m_cells;
-    /// (click id, ad, window) key → first copy's cell index | disposition << 32
-    FlatU64Map<std::uint64_t> m_firstCopies;
+    std::vector<std::vector<Pending>> m_parts;
+    std::vector<ClickEvent> m_odd;
     std::vector<std::int8_t> m_uaMatch; ///< per segment: uaId → −1 unknown, 0 no, 1 yes
 };
+
+/// Pass 2 for partition p: counts the workers' parts in worker order; appends the cells to `out`
+/// and the records removed as duplicates to `duplicates`.
+void countPartition(const std::vector<const BatchWorker*>& workers, std::size_t p, const WorkerSpec& spec,
+    std::vector<BatchCell>& out);
+/// The odd records of every worker (in worker order), counted by plain maps.
+void countOddRecords(const std::vector<const BatchWorker*>& workers, const WorkerSpec& spec, std::vector<BatchCell>& out);
+
+/// Sorts cells into WindowKey order (LSD radix sort on the key) and adds up cells with equal
+/// keys (the same cell counted in several slices). baseMs: a window start ≤ every key's.
+void sortAndCombine(std::vector<BatchCell>& cells, TimeMs baseMs, TimeMs windowMs);
 
 } // namespace adclick::engine::batchdetail

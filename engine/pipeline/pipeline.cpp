@@ -10,6 +10,25 @@ namespace adclick::engine {
 namespace {
 constexpr TimeMs kEndOfTimeMs = INT64_MAX / 4;
 
+/// Fault injection (PipelineConfig::speedFault, demos and tests only): the window counts see the
+/// batch with the fault applied; the events themselves (and so the raw log) stay as classified.
+void addWithFault(WindowAggregator& windows, const std::vector<ClickEvent>& events, const SpeedFault& fault)
+{
+    // Per shard thread; only ever used while a fault is injected, so the normal path pays nothing.
+    thread_local std::vector<ClickEvent> faulted;
+    faulted.clear();
+    for (const ClickEvent& e : events) {
+        const auto d = e.disposition();
+        const bool counted = d == ClickEvent::Disposition::Counted || d == ClickEvent::Disposition::LateUpdated;
+        if (counted && fault.drops(e))
+            continue;
+        faulted.push_back(e);
+        if (counted && fault.doubles(e))
+            faulted.push_back(e);
+    }
+    windows.add(faulted.data(), faulted.size());
+}
+
 std::string describeFutureEvent(const ClickEvent& e, TimeMs nowMs)
 {
     return "{\"error\":\"event time too far ahead of processing time\",\"click_timestamp_ms\":"
@@ -154,7 +173,10 @@ void Pipeline::aggregate(TimeMs watermarkMs, const std::vector<ClickEvent>* inPl
         Shard& s = *m_shards[i];
         const std::vector<ClickEvent>& events = inPlace ? *inPlace : s.input;
         if (!events.empty()) {
-            s.windows.add(events.data(), events.size());
+            if (m_config.speedFault.active()) [[unlikely]]
+                addWithFault(s.windows, events, m_config.speedFault);
+            else
+                s.windows.add(events.data(), events.size());
             // Pre-aggregate the batch per (top-K slot, ad): hot ads repeat many times in a batch,
             // so the slot maps and the sketch see each of them once, with its count.
             const TimeMs slideMs = m_config.topK.slideMs;

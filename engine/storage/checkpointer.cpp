@@ -344,7 +344,11 @@ void Checkpointer::maintain(TimeMs nowMs)
 {
     RollupReport rollup;
     const StoreStatus s = m_store->rollup(nowMs, m_config.retention, &rollup);
-    const std::size_t deleted = applyRawLogRetention(m_config.rawLog.directory, nowMs, m_config.rawLog.retentionMs);
+    TimeMs newestDeleted = kMinTimeMs;
+    const std::size_t deleted = applyRawLogRetention(
+        m_config.rawLog.directory, nowMs, m_config.rawLog.retentionMs, nullptr, &newestDeleted);
+    if (deleted > 0 && newestDeleted > kMinTimeMs)
+        (void)m_store->noteRawLogDeleted(newestDeleted); // a failure only makes a batch run recount less
     std::lock_guard lock(m_mutex);
     ++m_stats.maintenanceRuns;
     if (s == StoreStatus::Ok)

@@ -164,9 +164,11 @@ private:
 };
 
 /// Deletes segments (never the one a writer has open: the highest id) whose newest event is older
-/// than nowMs − retentionMs. Returns the number of files deleted; bytesFreed adds their sizes.
+/// than nowMs − retentionMs. Returns the number of files deleted; bytesFreed adds their sizes;
+/// newestDeletedMs (if given; initialise it to kMinTimeMs) is raised to the newest event time among them
+/// (record it with SqliteStore::noteRawLogDeleted: the batch layer must not recount before it).
 std::size_t applyRawLogRetention(const std::string& directory, TimeMs nowMs, TimeMs retentionMs,
-    std::uint64_t* bytesFreed = nullptr);
+    std::uint64_t* bytesFreed = nullptr, TimeMs* newestDeletedMs = nullptr);
 
 /// Decodes one segment image held in memory (the fuzz target's entry point; also used by the
 /// reader). Never crashes or reads out of bounds on any input; returns records decoded and

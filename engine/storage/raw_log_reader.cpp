@@ -2,6 +2,7 @@
 #include "storage/raw_log_format.h"
 #include "storage/raw_segment_scanner.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -209,8 +210,8 @@ bool RawLogReader::scanFromSequence(std::uint64_t fromSequence, const std::funct
     return scanDirectory(m_directory, filter, f, m_damage, m_blocksRead, m_blocksSkipped, m_segmentsSkipped);
 }
 
-std::size_t applyRawLogRetention(
-    const std::string& directory, TimeMs nowMs, TimeMs retentionMs, std::uint64_t* bytesFreed)
+std::size_t applyRawLogRetention(const std::string& directory, TimeMs nowMs, TimeMs retentionMs,
+    std::uint64_t* bytesFreed, TimeMs* newestDeletedMs)
 {
     const std::vector<SegmentFile> files = listSegmentFiles(directory);
     const TimeMs cutoffMs = retentionMs < 0 || nowMs < INT64_MIN + retentionMs ? INT64_MIN : nowMs - retentionMs;
@@ -228,6 +229,8 @@ std::size_t applyRawLogRetention(
             continue;
         if (::unlink(files[i].path.c_str()) != 0)
             continue;
+        if (newestDeletedMs && info.records > 0)
+            *newestDeletedMs = std::max(*newestDeletedMs, info.maxEventTimeMs);
         ++deleted;
         if (bytesFreed)
             *bytesFreed += size;

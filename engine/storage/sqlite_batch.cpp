@@ -194,4 +194,28 @@ TimeMs SqliteStore::minuteCutoffMs()
     return v;
 }
 
+StoreStatus SqliteStore::noteRawLogDeleted(TimeMs newestDeletedMs)
+{
+    m_error.clear();
+    SqliteStatement q;
+    SqliteStatus s = m_impl->db.prepare("INSERT INTO raw_log_state(id, deleted_through_ms) VALUES(1, ?1) "
+                                        "ON CONFLICT(id) DO UPDATE SET deleted_through_ms = "
+                                        "max(deleted_through_ms, excluded.deleted_through_ms)",
+        q, false);
+    if (s.ok())
+        s = q.bindInt64(1, newestDeletedMs).run();
+    return s.ok() ? StoreStatus::Ok : storeFailure(s, "raw log state", m_error);
+}
+
+TimeMs SqliteStore::rawLogDeletedThroughMs()
+{
+    std::int64_t v = kMinTimeMs;
+    if (!m_impl->db.queryInt64("SELECT coalesce((SELECT deleted_through_ms FROM raw_log_state WHERE id = 1), "
+                               "-2305843009213693952)",
+                      v)
+             .ok())
+        return kMinTimeMs;
+    return v;
+}
+
 } // namespace adclick::engine

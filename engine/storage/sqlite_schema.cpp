@@ -151,11 +151,19 @@ CREATE TABLE batch_run(
     CHECK (from_ms < to_ms)
 ) STRICT;
 CREATE INDEX batch_run_by_range ON batch_run(to_ms, from_ms);
+
+-- Raw log retention (one row, id = 1): the newest event time of any segment retention deleted.
+-- The raw log holds every accepted event of the minutes after it, so a batch run never recounts
+-- (and empties) a minute before it.
+CREATE TABLE raw_log_state(
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    deleted_through_ms INTEGER NOT NULL
+) STRICT;
 )sql";
 
 constexpr std::array kMigrations {
     SqliteMigration { 1, "initial schema", kSchemaV1 },
-    SqliteMigration { 2, "batch layer: batch_run, batch_minute speed columns", kSchemaV2 },
+    SqliteMigration { 2, "batch layer: batch_run, batch_minute speed columns, raw_log_state", kSchemaV2 },
 };
 
 SqliteStatus failure(int code, std::string message)

@@ -153,6 +153,11 @@ public:
     void forEachBatchCell(TimeMs fromMs, TimeMs toMs, const std::function<void(const BatchCell&)>& f);
     /// Minute rows before this are rolled into hours (rollup_state); kMinTimeMs if never rolled.
     TimeMs minuteCutoffMs();
+    /// Records that raw log retention deleted segments whose newest event was at newestDeletedMs
+    /// (keeps the maximum). The raw log is complete only for the minutes after it.
+    StoreStatus noteRawLogDeleted(TimeMs newestDeletedMs);
+    /// The newest event time retention ever deleted; kMinTimeMs if it never deleted anything.
+    TimeMs rawLogDeletedThroughMs();
 
     /// Size of the database file plus its WAL.
     std::uint64_t fileBytes() const;

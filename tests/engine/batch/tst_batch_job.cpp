@@ -226,7 +226,10 @@ private slots:
         QVERIFY(committed > 0);
         const auto events = acceptedEvents();
         QVERIFY(committed < events.size());
-        const QString diff = firstDifference(batchRows(tmp.path()), oracle(events, kFrom, kTo, committed));
+        // Minutes still open at that checkpoint are not recounted (and not covered).
+        QVERIFY(r.run.toMs < kTo);
+        QVERIFY2(r.note.find("still open") != std::string::npos, r.note.c_str());
+        const QString diff = firstDifference(batchRows(tmp.path()), oracle(events, kFrom, r.run.toMs, committed));
         QVERIFY2(diff.isEmpty(), qPrintable(diff));
         speed.step();
         speed.close();

@@ -1,0 +1,14 @@
+#pragma once
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace adclick::app {
+
+/// `adclick batch [--from T] [--to T] [--data-dir D] [--threads N] [--json]`: recounts a range of
+/// the raw click log into the batch view (replacing that range), showing progress on stderr, and
+/// prints what it counted. Returns the exit code (0 done, 1 failed or cancelled, 2 bad arguments).
+int runBatchCommand(const std::vector<std::string>& args, std::FILE* out, std::FILE* err);
+
+} // namespace adclick::app
