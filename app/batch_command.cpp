@@ -41,7 +41,9 @@ void onSignal(int)
     g_cancel = true;
 }
 
-QJsonObject toJson(const BatchJobResult& r, const std::string& dir)
+} // namespace
+
+QJsonObject batchRunJson(const BatchJobResult& r, const std::string& dir)
 {
     QJsonObject o;
     o["type"] = "batch";
@@ -52,8 +54,9 @@ QJsonObject toJson(const BatchJobResult& r, const std::string& dir)
     if (!r.note.empty())
         o["note"] = QString::fromStdString(r.note);
     const BatchCountResult& c = r.count;
-    o["from"] = QString::fromStdString(formatIsoUtc(c.fromMs));
-    o["to"] = QString::fromStdString(formatIsoUtc(c.toMs));
+    o["trigger"] = QString::fromStdString(r.run.trigger);
+    o["from"] = QString::fromStdString(formatIsoUtc(r.ok ? r.run.fromMs : c.fromMs));
+    o["to"] = QString::fromStdString(formatIsoUtc(r.ok ? r.run.toMs : c.toMs));
     o["run_id"] = static_cast<qint64>(r.run.runId);
     o["raw_end_sequence"] = static_cast<qint64>(c.rawEndSequence == UINT64_MAX ? 0 : c.rawEndSequence);
     o["records_read"] = static_cast<qint64>(c.recordsRead);
@@ -61,7 +64,7 @@ QJsonObject toJson(const BatchJobResult& r, const std::string& dir)
     o["counted"] = static_cast<qint64>(c.counted);
     o["duplicates"] = static_cast<qint64>(c.duplicates);
     o["late_dropped_by_speed"] = static_cast<qint64>(c.lateDropped);
-    o["cells"] = static_cast<qint64>(c.cells.size());
+    o["rows_written"] = static_cast<qint64>(r.rowsWritten);
     o["segments_read"] = static_cast<qint64>(c.segmentsRead);
     o["segments_skipped"] = static_cast<qint64>(c.segmentsSkipped);
     o["blocks_read"] = static_cast<qint64>(c.blocksRead);
@@ -77,6 +80,35 @@ QJsonObject toJson(const BatchJobResult& r, const std::string& dir)
     o["damage"] = damage;
     return o;
 }
+
+std::string batchRunText(const BatchJobResult& r)
+{
+    const BatchCountResult& c = r.count;
+    char buf[1024];
+    if (!r.ok) {
+        std::snprintf(buf, sizeof buf, "batch run (%s) %s … %s failed: %s\n", r.run.trigger.c_str(),
+            formatIsoUtc(c.fromMs).c_str(), formatIsoUtc(c.toMs).c_str(), r.error.c_str());
+        return buf;
+    }
+    std::snprintf(buf, sizeof buf,
+        "batch run %lld (%s): %s … %s recounted from the raw log in %.2f s (%u threads)\n"
+        "  %llu records read (%.1f M/s), %llu in range, %llu counted, %llu duplicates removed, "
+        "%llu late events the speed layer dropped\n"
+        "  %zu batch rows written; %llu segments and %llu blocks skipped by their time range\n",
+        static_cast<long long>(r.run.runId), r.run.trigger.c_str(), formatIsoUtc(r.run.fromMs).c_str(),
+        formatIsoUtc(r.run.toMs).c_str(), c.seconds, c.threads, static_cast<unsigned long long>(c.recordsRead),
+        c.seconds > 0 ? static_cast<double>(c.recordsRead) / c.seconds / 1e6 : 0.0,
+        static_cast<unsigned long long>(c.recordsInRange), static_cast<unsigned long long>(c.counted),
+        static_cast<unsigned long long>(c.duplicates), static_cast<unsigned long long>(c.lateDropped),
+        static_cast<std::size_t>(r.rowsWritten),
+        static_cast<unsigned long long>(c.segmentsSkipped), static_cast<unsigned long long>(c.blocksSkipped));
+    std::string text = buf;
+    if (!r.note.empty())
+        text += "  note: " + r.note + "\n";
+    return text;
+}
+
+namespace {
 
 /// Default range: the oldest raw event up to the last checkpoint's watermark (or the newest raw
 /// event, when the watermark is past it: a finished input).
@@ -205,23 +237,11 @@ int runBatchCommand(const std::vector<std::string>& args, std::FILE* out, std::F
     if (tty)
         std::fputs("\n", err);
     if (json) {
-        std::fprintf(out, "%s\n", QJsonDocument(toJson(r, dir)).toJson(QJsonDocument::Compact).constData());
+        std::fprintf(out, "%s\n", QJsonDocument(batchRunJson(r, dir)).toJson(QJsonDocument::Compact).constData());
     } else if (r.ok) {
-        const BatchCountResult& c = r.count;
-        std::fprintf(out,
-            "batch run %lld: %s … %s recounted from the raw log in %.2f s (%u threads)\n"
-            "  %llu records read (%.1f M/s), %llu in range, %llu counted, %llu duplicates removed, "
-            "%llu late events the speed layer dropped\n"
-            "  %zu batch rows written; %llu segments and %llu blocks skipped by their time range\n",
-            static_cast<long long>(r.run.runId), formatIsoUtc(c.fromMs).c_str(), formatIsoUtc(c.toMs).c_str(),
-            c.seconds, c.threads, static_cast<unsigned long long>(c.recordsRead),
-            c.seconds > 0 ? static_cast<double>(c.recordsRead) / c.seconds / 1e6 : 0.0,
-            static_cast<unsigned long long>(c.recordsInRange), static_cast<unsigned long long>(c.counted),
-            static_cast<unsigned long long>(c.duplicates), static_cast<unsigned long long>(c.lateDropped),
-            c.cells.size(), static_cast<unsigned long long>(c.segmentsSkipped),
-            static_cast<unsigned long long>(c.blocksSkipped));
+        std::fputs(batchRunText(r).c_str(), out);
     }
-    if (!r.note.empty())
+    if (!r.note.empty() && json)
         std::fprintf(err, "adclick batch: note: %s\n", r.note.c_str());
     for (const RawLogDamage& d : r.count.damage)
         std::fprintf(err, "adclick batch: raw log damage (records not counted): %s at byte %llu: %s\n", d.path.c_str(),

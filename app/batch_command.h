@@ -1,5 +1,9 @@
 #pragma once
 
+#include "batch/batch_job.h"
+
+#include <QJsonObject>
+
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -10,5 +14,10 @@ namespace adclick::app {
 /// the raw click log into the batch view (replacing that range), showing progress on stderr, and
 /// prints what it counted. Returns the exit code (0 done, 1 failed or cancelled, 2 bad arguments).
 int runBatchCommand(const std::vector<std::string>& args, std::FILE* out, std::FILE* err);
+
+/// A batch run's result as one JSON object ({"type":"batch", …}) and as text lines (also used by
+/// `adclick run` for its scheduled recounts).
+QJsonObject batchRunJson(const engine::BatchJobResult& result, const std::string& dataDirectory);
+std::string batchRunText(const engine::BatchJobResult& result);
 
 } // namespace adclick::app

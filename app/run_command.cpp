@@ -1,10 +1,13 @@
 #include "run_command.h"
 
+#include "batch_command.h"
 #include "ingest/file_source.h"
 #include "ingest/synthetic_source.h"
 #include "pipeline/pipeline.h"
 #include "run_report.h"
 #include "storage/checkpointer.h"
+
+#include <QJsonDocument>
 
 #include <atomic>
 #include <chrono>
@@ -76,6 +79,14 @@ void printRecovery(const RecoveryReport& r, const std::string& dir, bool json, s
             static_cast<unsigned long long>(r.rawBytesTruncated), r.seconds);
     for (const std::string& w : r.warnings)
         std::fprintf(err, "adclick: warning: %s\n", w.c_str());
+}
+
+void printBatchRun(const BatchJobResult& r, const std::string& dir, bool json, std::FILE* out)
+{
+    if (json)
+        std::fprintf(out, "%s\n", QJsonDocument(batchRunJson(r, dir)).toJson(QJsonDocument::Compact).constData());
+    else
+        std::fputs(batchRunText(r).c_str(), out);
 }
 
 void printStoreSummary(const CheckpointStats& s, const std::string& dir, bool json, std::FILE* out)
@@ -169,6 +180,12 @@ int runRunCommand(const RunOptions& options, std::FILE* out, std::FILE* err)
         printRecovery(recovery, dataDir, options.json, out, err);
     }
     RunReport report(out, options.json, options.topN, ads);
+    std::unique_ptr<BatchScheduler> batches; // scheduled recounts of the raw log (processing time)
+    if (checkpointer && options.batchSchedule.intervalMs > 0) {
+        BatchScheduleConfig bc = options.batchSchedule;
+        bc.allowedLatenessMs = config.window.allowedLatenessMs;
+        batches = std::make_unique<BatchScheduler>(dataDir, bc);
+    }
 
     g_running.store(&pipeline);
     if (g_stopSignal.load())
@@ -216,6 +233,11 @@ int runRunCommand(const RunOptions& options, std::FILE* out, std::FILE* err)
         const PollResult r = pipeline.step();
         if (checkpointer)
             checkpointer->afterStep();
+        if (batches) {
+            batches->poll(clock->nowMs(), pipeline.watermark());
+            for (const BatchJobResult& b : batches->takeFinished())
+                printBatchRun(b, dataDir, options.json, out);
+        }
         printPending(true);
         if (r == PollResult::EndOfStream) {
             endOfStream = true;
@@ -248,6 +270,12 @@ int runRunCommand(const RunOptions& options, std::FILE* out, std::FILE* err)
     report.topK(lastTopK);
     const double wallSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wallStart).count();
     report.summary(*pipeline.snapshot(), wallSeconds);
+    if (batches) { // a scheduled recount still running is cancelled: it writes nothing
+        batches->cancel();
+        batches->waitIdle();
+        for (const BatchJobResult& b : batches->takeFinished())
+            printBatchRun(b, dataDir, options.json, out);
+    }
     int rc = 0;
     if (checkpointer) {
         std::string error;

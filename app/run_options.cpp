@@ -280,6 +280,23 @@ std::vector<Option> options()
             "while the raw log stays true. drop-country:CC[:F] leaves a share F (default 1) of country CC's "
             "counted clicks out of the speed counts; double-count-ad:AD counts ad AD's clicks twice (default none)",
             [](RunOptions& o, const std::string& v) { return parseSpeedFault(v, o.pipeline.speedFault); } },
+        { "--batch-interval", "D",
+            "processing time between scheduled batch recounts of the raw log; 0s = never (default 3h)",
+            [](RunOptions& o, const std::string& v) {
+                auto d = parseDurationMs(v);
+                if (!d || *d < 0 || *d > 30 * kMsPerDay)
+                    return false;
+                o.batchSchedule.intervalMs = *d;
+                return true;
+            } },
+        { "--batch-threads", "N", "threads of a scheduled batch recount, 1 … 64 (default 1: ingest keeps a core)",
+            [](RunOptions& o, const std::string& v) {
+                std::uint64_t n = 0;
+                if (!parseUnsigned(v, n) || n < 1 || n > 64)
+                    return false;
+                o.batchSchedule.threads = static_cast<unsigned>(n);
+                return true;
+            } },
         { "--json", nullptr, "print JSON lines instead of text",
             [](RunOptions& o, const std::string&) {
                 o.json = true;

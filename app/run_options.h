@@ -1,5 +1,6 @@
 #pragma once
 
+#include "batch/batch_scheduler.h"
 #include "ingest/synthetic_source.h"
 #include "pipeline/pipeline_config.h"
 #include "storage/checkpointer.h"
@@ -28,6 +29,7 @@ struct RunOptions {
     bool store = true;
     std::string dataDirectory; ///< --data-dir
     engine::CheckpointerConfig checkpoints; ///< intervals and retention (directory filled in at run time)
+    engine::BatchScheduleConfig batchSchedule; ///< scheduled batch recounts (needs the store)
 };
 
 /// Result of parsing: either options or a one-line error naming the bad option.

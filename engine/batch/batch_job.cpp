@@ -31,7 +31,10 @@ BatchJobResult BatchJob::run(const std::string& dataDirectory, const BatchJobOpt
         return result;
     }
     std::string error;
-    auto store = SqliteStore::open(dbPath, {}, error);
+    SqliteStore::Options storeOptions;
+    storeOptions.cacheSizeKiB = 256 * 1024; // a recount rewrites millions of rows and index entries
+    storeOptions.busyTimeoutMs = 30000; // the live checkpointer commits in between
+    auto store = SqliteStore::open(dbPath, storeOptions, error);
     if (!store) {
         result.error = error;
         return result;
@@ -128,6 +131,7 @@ BatchJobResult BatchJob::run(const std::string& dataDirectory, const BatchJobOpt
         result.error = store->error();
         return result;
     }
+    result.rowsWritten = result.count.cells.size();
     result.ok = true;
     return result;
 }

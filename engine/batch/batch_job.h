@@ -27,6 +27,7 @@ struct BatchJobResult {
     std::string note; ///< e.g. how the range was clamped
     BatchCountResult count;
     BatchRunRecord run; ///< as written (runId set) when ok
+    std::uint64_t rowsWritten = 0; ///< batch_minute rows the run wrote
 };
 
 /// Recounts [from, to) of a data directory (adclick.db + raw/) from its raw log and replaces that

@@ -71,26 +71,47 @@ StoreStatus SqliteStore::writeBatchRun(BatchRunRecord& run, std::span<const Batc
     SqliteStatus s = db.prepare("DELETE FROM batch_minute WHERE window_start >= ?1 AND window_start < ?2", del, false);
     if (s.ok())
         s = del.bindInt64(1, run.fromMs).bindInt64(2, run.toMs).run();
-    SqliteStatement ins;
+    // Multi-row INSERTs (kUpsertBatchRows rows, 10 values each): one VDBE run per batch of rows.
+    auto insertSql = [](std::size_t rows) {
+        std::string sql = "INSERT INTO batch_minute(ad_id, window_start, country, device, count, late_updated, "
+                          "late_dropped, speed_duplicates, duplicates, speed_counted) VALUES";
+        for (std::size_t r = 0; r < rows; ++r) {
+            sql += r ? ",(" : "(";
+            for (int c = 1; c <= 10; ++c)
+                sql += "?" + std::to_string(r * 10 + c) + (c < 10 ? "," : ")");
+        }
+        return sql;
+    };
+    constexpr std::size_t kRows = kUpsertBatchRows;
+    SqliteStatement many;
+    SqliteStatement one;
+    if (s.ok() && cells.size() >= kRows)
+        s = db.prepare(insertSql(kRows), many, false);
     if (s.ok())
-        s = db.prepare("INSERT INTO batch_minute(ad_id, window_start, country, device, count, late_updated, "
-                       "late_dropped, revision, final, speed_duplicates, duplicates, speed_counted) "
-                       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, 1, ?8, ?9, ?10)",
-            ins, false);
-    for (std::size_t i = 0; s.ok() && i < cells.size(); ++i) {
-        const BatchCell& c = cells[i];
-        ins.bindInt64(1, c.key.adId)
-            .bindInt64(2, c.key.windowStartMs)
-            .bindInt64(3, c.key.country)
-            .bindInt64(4, static_cast<int>(c.key.device))
-            .bindInt64(5, s64(c.count))
-            .bindInt64(6, s64(c.lateUpdated))
-            .bindInt64(7, s64(c.lateDropped))
-            .bindInt64(8, s64(c.speedDuplicates))
-            .bindInt64(9, s64(c.duplicates))
-            .bindInt64(10, s64(c.speedCounted));
-        s = ins.run();
-        ins.reset();
+        s = db.prepare(insertSql(1), one, false);
+    std::size_t i = 0;
+    auto bindCell = [](SqliteStatement& q, const BatchCell& c, int base) {
+        q.bindInt64(base + 1, c.key.adId)
+            .bindInt64(base + 2, c.key.windowStartMs)
+            .bindInt64(base + 3, c.key.country)
+            .bindInt64(base + 4, static_cast<int>(c.key.device))
+            .bindInt64(base + 5, s64(c.count))
+            .bindInt64(base + 6, s64(c.lateUpdated))
+            .bindInt64(base + 7, s64(c.lateDropped))
+            .bindInt64(base + 8, s64(c.speedDuplicates))
+            .bindInt64(base + 9, s64(c.duplicates))
+            .bindInt64(base + 10, s64(c.speedCounted));
+    };
+    for (; s.ok() && i + kRows <= cells.size(); i += kRows) {
+        for (std::size_t r = 0; r < kRows; ++r)
+            bindCell(many, cells[i + r], static_cast<int>(r * 10));
+        s = many.run();
+        many.reset();
+    }
+    for (; s.ok() && i < cells.size(); ++i) {
+        bindCell(one, cells[i], 0);
+        s = one.run();
+        one.reset();
     }
     SqliteStatement rec;
     if (s.ok())

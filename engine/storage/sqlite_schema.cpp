@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <array>
+#include <optional>
 #include <string>
 
 namespace adclick::engine {
@@ -189,6 +190,14 @@ int SqliteSchema::latestVersion()
 SqliteStatus SqliteSchema::readVersion(SqliteDb& db, int& version)
 {
     version = 0;
+    // One read snapshot for the three reads: a reader opening the file while a writer commits
+    // migration 1 must not see tables without schema_version in between.
+    std::optional<SqliteTransaction> tx;
+    if (!db.inTransaction()) {
+        tx.emplace(db, SqliteTransaction::Mode::Deferred);
+        if (!tx->status().ok())
+            return tx->status();
+    }
     std::int64_t hasTable = 0;
     if (SqliteStatus s = db.queryInt64(
             "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_version'", hasTable);
