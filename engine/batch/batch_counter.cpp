@@ -297,13 +297,6 @@ BatchCountResult countRawLog(const std::string& rawDirectory, const BatchCountOp
         r.status = BatchCountResult::Status::Cancelled;
         r.error = "cancelled";
     }
-    try {
-        sortAndCombine(cells, r.fromMs, w);
-    } catch (const std::bad_alloc&) {
-        r.status = BatchCountResult::Status::Failed;
-        r.error = "out of memory while merging " + std::to_string(cells.size()) + " cells";
-        return r;
-    }
     for (const BatchCell& cell : cells) {
         r.counted += cell.count;
         r.duplicates += cell.duplicates;
@@ -322,6 +315,14 @@ BatchCountResult countRawLog(const std::string& rawDirectory, const BatchCountOp
     r.seconds = std::chrono::duration<double>(Clock::now() - started).count();
     report();
     return r;
+}
+
+void sortCells(std::vector<BatchCell>& cells, TimeMs windowMs)
+{
+    TimeMs base = INT64_MAX;
+    for (const BatchCell& c : cells)
+        base = std::min(base, c.key.windowStartMs);
+    sortAndCombine(cells, base, windowMs);
 }
 
 std::uint64_t totalCount(const BatchCountResult& r)

@@ -61,7 +61,9 @@ struct BatchCountResult {
     std::string error;
     TimeMs fromMs = 0; ///< effective (window-aligned) range
     TimeMs toMs = 0;
-    std::vector<BatchCell> cells; ///< in WindowKey order; only cells with at least one raw record
+    /// One per (ad, window, country, device) with at least one raw record, in no particular order
+    /// (sortCells() puts them in WindowKey order).
+    std::vector<BatchCell> cells;
     std::uint64_t recordsRead = 0; ///< raw records decoded
     std::uint64_t recordsInRange = 0; ///< decoded records in [fromMs, toMs) that pass the filter
     std::uint64_t counted = 0;
@@ -87,6 +89,9 @@ struct BatchCountResult {
 /// (ad, window, country, device) with the speed layer's disposition of each record alongside.
 /// Never reads the speed view. Any thread; independent of a live writer.
 BatchCountResult countRawLog(const std::string& rawDirectory, const BatchCountOptions& options);
+
+/// Sorts cells of windowMs-aligned windows into WindowKey order (a radix sort on the key).
+void sortCells(std::vector<BatchCell>& cells, TimeMs windowMs = kMsPerMinute);
 
 /// Sums a count result's cells (the total a filtered query returns).
 std::uint64_t totalCount(const BatchCountResult& r);

@@ -127,6 +127,7 @@ BatchJobResult BatchJob::run(const std::string& dataDirectory, const BatchJobOpt
     run.threads = result.count.threads;
     run.seconds = result.count.seconds;
     run.finishedWallMs = wallNowMs();
+    sortCells(result.count.cells); // key order: SQLite appends to its b-tree instead of splitting pages
     if (store->writeBatchRun(run, result.count.cells) != StoreStatus::Ok) {
         result.error = store->error();
         return result;

@@ -69,9 +69,10 @@ QString cellText(const BatchCell& c)
         .arg(c.speedCounted);
 }
 
-void compareCells(const BatchCountResult& got, const std::map<WindowKey, BatchCell>& want)
+void compareCells(BatchCountResult got, const std::map<WindowKey, BatchCell>& want)
 {
     QVERIFY2(got.ok(), got.error.c_str());
+    sortCells(got.cells);
     std::size_t i = 0;
     for (const auto& [key, w] : want) {
         QVERIFY2(i < got.cells.size(), qPrintable("missing " + cellText(w)));
