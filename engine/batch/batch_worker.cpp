@@ -6,7 +6,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
+#include <cstring>
+#include <emmintrin.h>
+#include <utility>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 namespace adclick::engine::batchdetail {
@@ -31,8 +36,10 @@ BatchWorker::BatchWorker(const WorkerSpec& spec, std::vector<const SegmentPlan*>
     : m_spec(spec)
     , m_segments(std::move(segments))
     , m_parts(std::size_t { 1 } << spec.partitionBits)
+    , m_staged(std::size_t { 1 } << spec.partitionBits)
+    , m_stagedCount(std::size_t { 1 } << spec.partitionBits, 0)
 {
-    for (std::vector<Pending>& part : m_parts)
+    for (PartitionBuffer& part : m_parts)
         part.reserve(spec.expectedPerPartition);
 }
 
@@ -40,9 +47,82 @@ void BatchWorker::run()
 {
     for (const SegmentPlan* plan : m_segments) {
         if (m_spec.cancel && m_spec.cancel->load(std::memory_order_relaxed))
-            return;
+            break;
         walkSegment(*plan);
     }
+    flushStaged();
+}
+
+void BatchWorker::flushStaged()
+{
+    for (std::size_t p = 0; p < m_parts.size(); ++p) {
+        m_parts[p].appendTail(m_staged[p].records, m_stagedCount[p]);
+        m_stagedCount[p] = 0;
+    }
+    _mm_sfence(); // the streamed lines are visible before another thread reads them (after join)
+}
+
+PartitionBuffer::~PartitionBuffer()
+{
+    std::free(m_data);
+}
+
+PartitionBuffer::PartitionBuffer(PartitionBuffer&& o) noexcept
+    : m_data(std::exchange(o.m_data, nullptr))
+    , m_size(std::exchange(o.m_size, 0))
+    , m_capacity(std::exchange(o.m_capacity, 0))
+{
+}
+
+void PartitionBuffer::reserve(std::size_t records)
+{
+    if (records > m_capacity)
+        grow(records);
+}
+
+void PartitionBuffer::grow(std::size_t atLeast)
+{
+    std::size_t capacity = std::max<std::size_t>(m_capacity * 2, 64);
+    while (capacity < atLeast)
+        capacity *= 2;
+    // Large buffers on transparent huge pages: one fault per 2 MiB instead of per 4 KiB.
+    constexpr std::size_t kHugePage = 2u << 20;
+    const std::size_t bytes = capacity * sizeof(Pending); // capacity is a multiple of 4
+    const std::size_t align = bytes >= kHugePage ? kHugePage : 64;
+    void* p = std::aligned_alloc(align, (bytes + align - 1) / align * align);
+    if (!p)
+        throw std::bad_alloc();
+#if defined(MADV_HUGEPAGE)
+    if (align == kHugePage)
+        ::madvise(p, (bytes + align - 1) / align * align, MADV_HUGEPAGE);
+#endif
+    if (m_size)
+        std::memcpy(p, m_data, m_size * sizeof(Pending));
+    std::free(m_data);
+    m_data = static_cast<Pending*>(p);
+    m_capacity = capacity;
+}
+
+void PartitionBuffer::appendLine(const Pending* line)
+{
+    if (m_size + 4 > m_capacity)
+        grow(m_size + 4);
+    // m_size is a multiple of 4 here (lines first, the tail once at the end): 64-byte aligned.
+    auto* dst = reinterpret_cast<__m128i*>(m_data + m_size);
+    const auto* src = reinterpret_cast<const __m128i*>(line);
+    _mm_stream_si128(dst, _mm_load_si128(src));
+    _mm_stream_si128(dst + 1, _mm_load_si128(src + 1));
+    _mm_stream_si128(dst + 2, _mm_load_si128(src + 2));
+    _mm_stream_si128(dst + 3, _mm_load_si128(src + 3));
+    m_size += 4;
+}
+
+void PartitionBuffer::appendTail(const Pending* records, std::size_t n)
+{
+    if (m_size + n > m_capacity)
+        grow(m_size + n);
+    std::memcpy(m_data + m_size, records, n * sizeof(Pending));
+    m_size += n;
 }
 
 void BatchWorker::walkSegment(const SegmentPlan& plan)
@@ -139,7 +219,12 @@ void BatchWorker::keepRecords(RawSegmentScanner& scanner, std::uint64_t firstSeq
             copyKey += copyKey == 0;
         }
         const std::size_t p = m_spec.partitionBits == 0 ? 0 : static_cast<std::size_t>(adWindowHash >> shift);
-        m_parts[p].push_back({ cellKey | (static_cast<std::uint64_t>(e.disposition()) << 62), copyKey });
+        std::uint8_t& staged = m_stagedCount[p];
+        m_staged[p].records[staged] = { cellKey | (static_cast<std::uint64_t>(e.disposition()) << 62), copyKey };
+        if (++staged == 4) {
+            m_parts[p].appendLine(m_staged[p].records);
+            staged = 0;
+        }
     }
 }
 

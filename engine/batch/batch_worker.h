@@ -70,6 +70,33 @@ struct Pending {
     std::uint64_t copyKey;
 };
 
+/// The records of one partition, appended a cache line (4 records) at a time with non-temporal
+/// stores: scattering records over thousands of partitions would otherwise cost a cache-line read
+/// (write-allocate) from memory for nearly every record.
+class PartitionBuffer {
+public:
+    PartitionBuffer() = default;
+    ~PartitionBuffer();
+    PartitionBuffer(PartitionBuffer&& o) noexcept;
+    PartitionBuffer& operator=(PartitionBuffer&&) = delete;
+    PartitionBuffer(const PartitionBuffer&) = delete;
+
+    void reserve(std::size_t records);
+    /// Appends 4 records (one 64-byte line). Throws std::bad_alloc.
+    void appendLine(const Pending* line);
+    /// Appends fewer than 4 records (the staged rest at the end).
+    void appendTail(const Pending* records, std::size_t n);
+    const Pending* begin() const { return m_data; }
+    const Pending* end() const { return m_data + m_size; }
+    std::size_t size() const { return m_size; }
+
+private:
+    void grow(std::size_t atLeast);
+    Pending* m_data = nullptr;
+    std::size_t m_size = 0;
+    std::size_t m_capacity = 0;
+};
+
 /// Pass 1 over a contiguous run of segments.
 class BatchWorker {
 public:
@@ -80,13 +107,14 @@ public:
 
     const WorkerStats& stats() const { return m_stats; }
     std::vector<RawLogDamage>& damage() { return m_damage; }
-    const std::vector<Pending>& partition(std::size_t p) const { return m_parts[p]; }
+    const PartitionBuffer& partition(std::size_t p) const { return m_parts[p]; }
     /// Records whose device byte is not a device class (no room in the packed key; only a foreign
     /// or hand-made log holds them), in log order, counted apart by plain maps.
     const std::vector<ClickEvent>& oddRecords() const { return m_odd; }
 
 private:
     void walkSegment(const SegmentPlan& plan);
+    void flushStaged();
     void keepRecords(rawlog::RawSegmentScanner& scanner, std::uint64_t firstSequence);
     bool userAgentMatches(rawlog::RawSegmentScanner& scanner, std::uint16_t uaId);
 
@@ -95,7 +123,13 @@ private:
     WorkerStats m_stats;
     std::vector<RawLogDamage> m_damage;
     std::vector<ClickEvent> m_events; ///< one decoded block
-    std::vector<std::vector<Pending>> m_parts;
+    std::vector<PartitionBuffer> m_parts;
+    /// Per partition, up to 4 records waiting to be written as one line (64-byte aligned).
+    struct alignas(64) Line {
+        Pending records[4];
+    };
+    std::vector<Line> m_staged;
+    std::vector<std::uint8_t> m_stagedCount;
     std::vector<ClickEvent> m_odd;
     std::vector<std::int8_t> m_uaMatch; ///< per segment: uaId → −1 unknown, 0 no, 1 yes
 };
