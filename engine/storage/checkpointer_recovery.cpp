@@ -48,7 +48,11 @@ std::unique_ptr<Checkpointer> Checkpointer::open(
     (void)!::ftruncate(lockFd, 0);
     (void)!::pwrite(lockFd, pidText.data(), pidText.size(), 0);
 
-    c->m_store = SqliteStore::open(dir + "/adclick.db", {}, error);
+    // A batch run replacing millions of rows holds the write lock for seconds; a checkpoint waits
+    // for it (on the store thread: ingestion goes on) rather than failing and pausing ingestion.
+    SqliteStore::Options storeOptions;
+    storeOptions.busyTimeoutMs = 120000;
+    c->m_store = SqliteStore::open(dir + "/adclick.db", storeOptions, error);
     if (!c->m_store)
         return nullptr;
     // Named ads get dense ids in interning order: re-interning the stored names in id order gives
