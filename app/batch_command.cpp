@@ -91,12 +91,13 @@ std::string batchRunText(const BatchJobResult& r)
         return buf;
     }
     std::snprintf(buf, sizeof buf,
-        "batch run %lld (%s): %s … %s recounted from the raw log in %.2f s (%u threads)\n"
+        "batch run %lld (%s): %s … %s recounted from the raw log in %.2f s (%u thread%s)\n"
         "  %llu records read (%.1f M/s), %llu in range, %llu counted, %llu duplicates removed, "
         "%llu late events the speed layer dropped\n"
         "  %zu batch rows written; %llu segments and %llu blocks skipped by their time range\n",
         static_cast<long long>(r.run.runId), r.run.trigger.c_str(), formatIsoUtc(r.run.fromMs).c_str(),
-        formatIsoUtc(r.run.toMs).c_str(), c.seconds, c.threads, static_cast<unsigned long long>(c.recordsRead),
+        formatIsoUtc(r.run.toMs).c_str(), c.seconds, c.threads, c.threads == 1 ? "" : "s",
+        static_cast<unsigned long long>(c.recordsRead),
         c.seconds > 0 ? static_cast<double>(c.recordsRead) / c.seconds / 1e6 : 0.0,
         static_cast<unsigned long long>(c.recordsInRange), static_cast<unsigned long long>(c.counted),
         static_cast<unsigned long long>(c.duplicates), static_cast<unsigned long long>(c.lateDropped),
