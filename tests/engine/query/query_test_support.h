@@ -351,4 +351,33 @@ inline QString describe(const CountResult& r)
     return s;
 }
 
+/// The service's options for a data set written with the data set's pipeline configuration.
+inline QueryService::Options queryOptions(const DataSet& d)
+{
+    QueryService::Options o;
+    o.windowMs = kMsPerMinute;
+    o.allowedLatenessMs = d.config.window.allowedLatenessMs;
+    return o;
+}
+
+inline std::uint64_t windowsIn(TimeMs from, TimeMs to)
+{
+    return static_cast<std::uint64_t>((to - from) / kMsPerMinute);
+}
+
+inline TimeMs ceilMinute(TimeMs t)
+{
+    const TimeMs f = windowStartOf(t, kMsPerMinute);
+    return f == t ? t : f + kMsPerMinute;
+}
+
+/// Windows of [from, to) that a batch run covers.
+inline std::uint64_t coveredWindows(const Coverage& cov, TimeMs from, TimeMs to)
+{
+    std::uint64_t n = 0;
+    for (TimeMs m = from; m < to; m += kMsPerMinute)
+        n += covered(cov, m, m + kMsPerMinute) ? 1 : 0;
+    return n;
+}
+
 } // namespace adclick::test

@@ -17,19 +17,6 @@ using namespace adclick::test;
 
 namespace {
 
-QueryService::Options queryOptions(const DataSet& d)
-{
-    QueryService::Options o;
-    o.allowedLatenessMs = d.config.window.allowedLatenessMs;
-    return o;
-}
-
-TimeMs ceilMinute(TimeMs t)
-{
-    const TimeMs f = windowStartOf(t, kMsPerMinute);
-    return f == t ? t : f + kMsPerMinute;
-}
-
 /// Brute-force top-K over per-ad totals: count desc, ad asc, zero counts left out.
 std::vector<TopKEntry> rankAds(const std::map<AdId, std::uint64_t>& totals, std::uint32_t k)
 {

@@ -17,36 +17,6 @@
 using namespace adclick::engine;
 using namespace adclick::test;
 
-namespace {
-
-QueryService::Options queryOptions(const DataSet& d)
-{
-    QueryService::Options o;
-    o.windowMs = kMsPerMinute;
-    o.allowedLatenessMs = d.config.window.allowedLatenessMs;
-    return o;
-}
-
-std::uint64_t windowsIn(TimeMs from, TimeMs to)
-{
-    return static_cast<std::uint64_t>((to - from) / kMsPerMinute);
-}
-
-TimeMs ceilMinute(TimeMs t)
-{
-    const TimeMs f = windowStartOf(t, kMsPerMinute);
-    return f == t ? t : f + kMsPerMinute;
-}
-
-std::uint64_t coveredWindows(const Coverage& cov, TimeMs from, TimeMs to)
-{
-    std::uint64_t n = 0;
-    for (TimeMs m = from; m < to; m += kMsPerMinute)
-        n += covered(cov, m, m + kMsPerMinute) ? 1 : 0;
-    return n;
-}
-
-} // namespace
 
 class TestQueryService : public QObject {
     Q_OBJECT
