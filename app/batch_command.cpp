@@ -1,5 +1,6 @@
 #include "batch_command.h"
 
+#include "api_json.h"
 #include "batch/batch_job.h"
 #include "cli_args.h"
 #include "storage/raw_log.h"
@@ -42,44 +43,6 @@ void onSignal(int)
 }
 
 } // namespace
-
-QJsonObject batchRunJson(const BatchJobResult& r, const std::string& dir)
-{
-    QJsonObject o;
-    o["type"] = "batch";
-    o["data_dir"] = QString::fromStdString(dir);
-    o["ok"] = r.ok;
-    if (!r.error.empty())
-        o["error"] = QString::fromStdString(r.error);
-    if (!r.note.empty())
-        o["note"] = QString::fromStdString(r.note);
-    const BatchCountResult& c = r.count;
-    o["trigger"] = QString::fromStdString(r.run.trigger);
-    o["from"] = QString::fromStdString(formatIsoUtc(r.ok ? r.run.fromMs : c.fromMs));
-    o["to"] = QString::fromStdString(formatIsoUtc(r.ok ? r.run.toMs : c.toMs));
-    o["run_id"] = static_cast<qint64>(r.run.runId);
-    o["raw_end_sequence"] = static_cast<qint64>(c.rawEndSequence == UINT64_MAX ? 0 : c.rawEndSequence);
-    o["records_read"] = static_cast<qint64>(c.recordsRead);
-    o["records_in_range"] = static_cast<qint64>(c.recordsInRange);
-    o["counted"] = static_cast<qint64>(c.counted);
-    o["duplicates"] = static_cast<qint64>(c.duplicates);
-    o["late_dropped_by_speed"] = static_cast<qint64>(c.lateDropped);
-    o["rows_written"] = static_cast<qint64>(r.rowsWritten);
-    o["segments_read"] = static_cast<qint64>(c.segmentsRead);
-    o["segments_skipped"] = static_cast<qint64>(c.segmentsSkipped);
-    o["blocks_read"] = static_cast<qint64>(c.blocksRead);
-    o["blocks_skipped"] = static_cast<qint64>(c.blocksSkipped);
-    o["threads"] = static_cast<int>(c.threads);
-    o["slices"] = static_cast<int>(c.slices);
-    o["seconds"] = c.seconds;
-    o["records_per_second"] = c.seconds > 0 ? static_cast<double>(c.recordsRead) / c.seconds : 0.0;
-    QJsonArray damage;
-    for (const RawLogDamage& d : c.damage)
-        damage.append(QJsonObject { { "path", QString::fromStdString(d.path) },
-            { "offset", static_cast<qint64>(d.byteOffset) }, { "reason", QString::fromStdString(d.reason) } });
-    o["damage"] = damage;
-    return o;
-}
 
 std::string batchRunText(const BatchJobResult& r)
 {

@@ -2,8 +2,6 @@
 
 #include "batch/batch_job.h"
 
-#include <QJsonObject>
-
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -15,9 +13,8 @@ namespace adclick::app {
 /// prints what it counted. Returns the exit code (0 done, 1 failed or cancelled, 2 bad arguments).
 int runBatchCommand(const std::vector<std::string>& args, std::FILE* out, std::FILE* err);
 
-/// A batch run's result as one JSON object ({"type":"batch", …}) and as text lines (also used by
-/// `adclick run` for its scheduled recounts).
-QJsonObject batchRunJson(const engine::BatchJobResult& result, const std::string& dataDirectory);
+/// A batch run's result as text lines (also used by `adclick run` for its scheduled recounts);
+/// the JSON form is api_json.h's batchRunJson.
 std::string batchRunText(const engine::BatchJobResult& result);
 
 } // namespace adclick::app

@@ -6,8 +6,10 @@
 #include "reconcile_command.h"
 #include "run_command.h"
 #include "run_options.h"
+#include "serve_command.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -19,6 +21,8 @@ const char* kUsage = "Usage: adclick <command> [options]\n\n"
                      "Commands:\n"
                      "  run        run the speed layer headless and print windows, late counts and top ads\n"
                      "             (stored in the data directory; a second run continues where the first stopped)\n"
+                     "  serve      run the pipeline headless with the REST API on 127.0.0.1:8080 (Ctrl-C stops\n"
+                     "             it after a final checkpoint)\n"
                      "  generate   write the generator's records as NDJSON\n"
                      "  batch      recount a time range exactly from the raw click log into the batch view\n"
                      "  reconcile  compare speed and batch counts per ad and minute: the gap by cause, and what\n"
@@ -45,6 +49,18 @@ int runCli(int argc, char** argv)
         return runBatchCommand(args, stdout, stderr);
     if (command == "reconcile")
         return runReconcileCommand(args, stdout, stderr);
+    if (command == "serve") {
+        ParsedServe parsed = parseServeOptions(args, std::getenv("ADCLICK_API_TOKEN"));
+        if (parsed.help) {
+            std::fputs(serveHelpText().c_str(), stdout);
+            return 0;
+        }
+        if (!parsed.error.empty()) {
+            std::fprintf(stderr, "adclick serve: %s\n", parsed.error.c_str());
+            return 2;
+        }
+        return runServeCommand(parsed.options, stdout, stderr);
+    }
     if (command == "maintain")
         return runMaintainCommand(args, stdout, stderr);
     if (command == "run" || command == "generate") {

@@ -2,6 +2,7 @@
 
 #include "batch/reconciler.h"
 #include "cli_args.h"
+#include "api_json.h"
 #include "run_report.h"
 #include "storage/sqlite_store.h"
 
@@ -73,110 +74,6 @@ std::string watermarkText(TimeMs watermarkMs)
     if (watermarkMs >= INT64_MAX / 8)
         return "end of input (every window final)";
     return formatIsoUtc(watermarkMs);
-}
-
-QJsonObject partsJson(const GapParts& p)
-{
-    return QJsonObject { { "speed", static_cast<qint64>(p.speed) }, { "batch", static_cast<qint64>(p.batch) },
-        { "gap", static_cast<qint64>(p.gap) }, { "late", static_cast<qint64>(p.late) },
-        { "duplicates", static_cast<qint64>(p.duplicates) }, { "after_run", static_cast<qint64>(p.afterRun) },
-        { "explained", static_cast<qint64>(p.explained()) }, { "unexplained", static_cast<qint64>(p.unexplained) } };
-}
-
-QString qs(const std::string& s)
-{
-    return QString::fromStdString(s);
-}
-
-QJsonObject reportJson(const ReconcileReport& r, const std::string& dir)
-{
-    QJsonObject o;
-    o["data_dir"] = qs(dir);
-    o["from"] = qs(formatIsoUtc(r.fromMs));
-    o["to"] = qs(formatIsoUtc(r.toMs));
-    o["from_ms"] = static_cast<qint64>(r.fromMs);
-    o["to_ms"] = static_cast<qint64>(r.toMs);
-    if (!r.note.empty())
-        o["note"] = qs(r.note);
-    if (r.hasCheckpoint)
-        o["checkpoint"] = QJsonObject { { "sequence", static_cast<qint64>(r.checkpointSequence) },
-            { "processing_time", qs(formatIsoUtc(r.checkpointProcessingMs)) },
-            { "watermark",
-                r.watermarkMs <= kMinTimeMs || r.watermarkMs >= INT64_MAX / 8
-                    ? QJsonValue()
-                    : QJsonValue(qs(formatIsoUtc(r.watermarkMs))) },
-            { "end_of_input", r.watermarkMs >= INT64_MAX / 8 },
-            { "raw_end_sequence", static_cast<qint64>(r.rawEnd.nextSequence) } };
-    QJsonArray runs;
-    for (const BatchRunRecord& run : r.runs)
-        runs.append(QJsonObject { { "run_id", static_cast<qint64>(run.runId) },
-            { "from", qs(formatIsoUtc(run.fromMs)) }, { "to", qs(formatIsoUtc(run.toMs)) },
-            { "raw_end_sequence", static_cast<qint64>(run.rawEnd.nextSequence) }, { "trigger", qs(run.trigger) },
-            { "counted", static_cast<qint64>(run.counted) },
-            { "damaged_blocks", static_cast<qint64>(run.damagedBlocks) } });
-    o["runs"] = runs;
-    o["totals"] = partsJson(r.totals);
-    o["cells"] = static_cast<qint64>(r.cellCount);
-    o["cells_unexplained"] = static_cast<qint64>(r.cellsUnexplained);
-    o["ads"] = static_cast<qint64>(r.adCount);
-    o["ads_unexplained"] = static_cast<qint64>(r.adsUnexplained);
-    o["covered_minutes"] = static_cast<qint64>(r.coveredMinutes);
-    o["speed_open_cells"] = static_cast<qint64>(r.speedOpenCells);
-    QJsonArray cells;
-    for (const ReconcileCell& c : r.worstCells) {
-        QJsonObject j = partsJson(c.parts);
-        j["ad_id"] = qs(c.adName);
-        j["minute"] = qs(formatIsoUtc(c.minuteMs));
-        j["run_id"] = static_cast<qint64>(c.runId);
-        j["speed_open"] = c.speedOpen;
-        j["raw_damage"] = c.rawDamage;
-        cells.append(j);
-    }
-    o["worst_cells"] = cells;
-    QJsonArray ads;
-    for (const ReconcileAd& a : r.worstAds) {
-        QJsonObject j = partsJson(a.parts);
-        j["ad_id"] = qs(a.adName);
-        j["minutes"] = static_cast<qint64>(a.minutes);
-        j["minutes_unexplained"] = static_cast<qint64>(a.minutesUnexplained);
-        ads.append(j);
-    }
-    o["worst_ads"] = ads;
-    QJsonArray minutes;
-    for (const ReconcileMinute& m : r.minutes) {
-        QJsonObject j
-            = m.covered ? partsJson(m.parts) : QJsonObject { { "speed", static_cast<qint64>(m.parts.speed) } };
-        j["minute"] = qs(formatIsoUtc(m.minuteMs));
-        j["covered"] = m.covered;
-        if (m.covered)
-            j["run_id"] = static_cast<qint64>(m.runId);
-        j["ads"] = static_cast<qint64>(m.ads);
-        j["ads_unexplained"] = static_cast<qint64>(m.adsUnexplained);
-        j["speed_open"] = m.speedOpen;
-        j["raw_damage"] = m.rawDamage;
-        minutes.append(j);
-    }
-    o["minutes"] = minutes;
-    QJsonArray uncovered;
-    for (const UncoveredSpan& u : r.uncovered)
-        uncovered.append(QJsonObject { { "from", qs(formatIsoUtc(u.fromMs)) }, { "to", qs(formatIsoUtc(u.toMs)) },
-            { "speed", static_cast<qint64>(u.speed) }, { "cells", static_cast<qint64>(u.cells) } });
-    o["uncovered"] = uncovered;
-    o["uncovered_speed"] = static_cast<qint64>(r.uncoveredSpeed);
-    QJsonObject quarantine;
-    for (const QuarantineCount& q : r.quarantined)
-        quarantine[qs(q.reason)] = static_cast<qint64>(q.count);
-    o["quarantined"] = quarantine;
-    o["quarantined_total"] = static_cast<qint64>(r.quarantinedTotal);
-    QJsonArray damage;
-    for (const ReconcileDamage& d : r.damage)
-        damage.append(QJsonObject { { "file", qs(d.damage.path) },
-            { "offset", static_cast<qint64>(d.damage.byteOffset) }, { "reason", qs(d.damage.reason) },
-            { "from", qs(formatIsoUtc(d.fromMs)) }, { "to", qs(formatIsoUtc(d.toMs)) } });
-    o["raw_damage"] = damage;
-    o["tail_records_scanned"] = static_cast<qint64>(r.tailRecordsScanned);
-    o["seconds"] = r.seconds;
-    return o;
 }
 
 void printPartsHeader(std::FILE* out, const char* first)
@@ -352,7 +249,7 @@ int runReconcileCommand(const std::vector<std::string>& args, std::FILE* out, st
     }
     if (json)
         std::fprintf(
-            out, "%s\n", QJsonDocument(reportJson(report, dataDir)).toJson(QJsonDocument::Compact).constData());
+            out, "%s\n", QJsonDocument(reconcileReportJson(report, dataDir)).toJson(QJsonDocument::Compact).constData());
     else
         printText(report, dataDir, limit, out);
     return 0;

@@ -2,13 +2,39 @@
 
 #include "storage/sqlite_store.h"
 
+#include <chrono>
 #include <filesystem>
 
 namespace adclick::engine {
 
+namespace {
+std::int64_t wallMs()
+{
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+} // namespace
+
+std::string_view batchRequestStateName(BatchRequestState s)
+{
+    switch (s) {
+    case BatchRequestState::Running:
+        return "running";
+    case BatchRequestState::Succeeded:
+        return "succeeded";
+    case BatchRequestState::Failed:
+        return "failed";
+    case BatchRequestState::Cancelled:
+        return "cancelled";
+    }
+    return "unknown";
+}
+
 BatchScheduler::BatchScheduler(std::string dataDirectory, BatchScheduleConfig config)
     : m_dataDirectory(std::move(dataDirectory))
     , m_config(config)
+    , m_nextId(static_cast<std::uint64_t>(std::max<std::int64_t>(1, wallMs())))
 {
 }
 
@@ -53,12 +79,15 @@ void BatchScheduler::poll(TimeMs processingTimeMs, TimeMs watermarkMs)
     start(std::move(o));
 }
 
-bool BatchScheduler::request(
-    TimeMs fromMs, TimeMs toMs, const std::string& trigger, TimeMs processingTimeMs, std::string& why)
+bool BatchScheduler::request(TimeMs fromMs, TimeMs toMs, const std::string& trigger, TimeMs processingTimeMs,
+    std::string& why, std::uint64_t* id)
 {
     std::lock_guard lock(m_mutex);
     if (m_status.running) {
-        why = "a batch run (" + m_status.runningTrigger + ") is already running";
+        why = "a batch run (" + m_status.runningTrigger + ", id " + std::to_string(m_status.runningId)
+            + ") is already running";
+        if (id)
+            *id = m_status.runningId;
         return false;
     }
     if (fromMs >= toMs) {
@@ -71,11 +100,13 @@ bool BatchScheduler::request(
     o.trigger = trigger;
     o.threads = m_config.threads;
     o.processingTimeMs = processingTimeMs;
-    start(std::move(o));
+    const std::uint64_t started = start(std::move(o));
+    if (id)
+        *id = started;
     return true;
 }
 
-void BatchScheduler::start(BatchJobOptions o)
+std::uint64_t BatchScheduler::start(BatchJobOptions o)
 {
     if (m_thread.joinable())
         m_thread.join(); // the previous job has ended (running is false)
@@ -85,19 +116,66 @@ void BatchScheduler::start(BatchJobOptions o)
     m_status.runningFromMs = o.fromMs;
     m_status.runningToMs = o.toMs;
     m_status.progress = {};
+    const std::uint64_t id = m_nextId++;
+    m_status.runningId = id;
+    BatchRequestStatus request;
+    request.id = id;
+    request.trigger = o.trigger;
+    request.requestedFromMs = o.fromMs;
+    request.requestedToMs = o.toMs;
+    request.createdWallMs = wallMs();
+    m_requests.push_front(std::move(request));
+    while (m_requests.size() > kRequestHistory)
+        m_requests.pop_back();
     o.cancel = &m_cancel;
-    o.progress = [this](const BatchProgress& p) {
+    o.progress = [this, id](const BatchProgress& p) {
         std::lock_guard lock(m_mutex);
         m_status.progress = p;
+        if (BatchRequestStatus* r = findRequest(id))
+            r->progress = p;
     };
-    m_thread = std::thread([this, o = std::move(o)] { runJob(o); });
+    m_thread = std::thread([this, id, o = std::move(o)] { runJob(o, id); });
+    return id;
 }
 
-void BatchScheduler::runJob(BatchJobOptions o)
+BatchRequestStatus* BatchScheduler::findRequest(std::uint64_t id)
+{
+    for (BatchRequestStatus& r : m_requests)
+        if (r.id == id)
+            return &r;
+    return nullptr;
+}
+
+std::optional<BatchRequestStatus> BatchScheduler::requestStatus(std::uint64_t id) const
+{
+    std::lock_guard lock(m_mutex);
+    for (const BatchRequestStatus& r : m_requests)
+        if (r.id == id)
+            return r;
+    return std::nullopt;
+}
+
+std::vector<BatchRequestStatus> BatchScheduler::recentRequests() const
+{
+    std::lock_guard lock(m_mutex);
+    return { m_requests.begin(), m_requests.end() };
+}
+
+void BatchScheduler::runJob(BatchJobOptions o, std::uint64_t id)
 {
     BatchJobResult r = BatchJob::run(m_dataDirectory, o);
+    r.count.cells.clear(); // the log needs the figures, not the rows
+    r.count.cells.shrink_to_fit();
     std::lock_guard lock(m_mutex);
     m_status.running = false;
+    m_status.runningId = 0;
+    if (BatchRequestStatus* request = findRequest(id)) {
+        request->state = r.ok ? BatchRequestState::Succeeded
+            : r.error == "cancelled" ? BatchRequestState::Cancelled
+                                     : BatchRequestState::Failed;
+        request->finishedWallMs = wallMs();
+        request->result = r;
+    }
     if (r.ok) {
         ++m_status.runsCompleted;
         m_status.lastRun = r.run;
@@ -106,8 +184,6 @@ void BatchScheduler::runJob(BatchJobOptions o)
         ++m_status.runsFailed;
         m_status.lastError = r.error;
     }
-    r.count.cells.clear(); // the log needs the figures, not the rows
-    r.count.cells.shrink_to_fit();
     m_finished.push_back(std::move(r));
     m_idle.notify_all();
 }

@@ -313,6 +313,8 @@ ReconcileReport reconcile(const std::string& dataDirectory, TimeMs fromMs, TimeM
         locateRunDamage(rawDirectory, report, rawDamage);
     }
     report.damage = placeDamage(rawDirectory, std::move(rawDamage), report.fromMs, report.toMs);
+    if (options.adId) // one ad only: every figure below (totals, minutes, uncovered) is that ad's
+        std::erase_if(cells, [ad = *options.adId](const auto& c) { return static_cast<AdId>(c.first >> 32) != ad; });
 
     // Split every covered cell's gap; sum per ad and per minute.
     struct CellRef {

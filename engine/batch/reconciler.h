@@ -6,6 +6,7 @@
 #include "storage/raw_log.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -97,6 +98,8 @@ struct ReconcileOptions {
     /// Scan the raw log tail after the batch runs ("arrived after the batch run") and, for runs
     /// that met damage, their range (to locate it). Off: afterRun stays 0 and is not explained.
     bool scanRawLog = true;
+    /// Only this ad's cells (totals, minutes, uncovered spans and worst lists are that ad's).
+    std::optional<AdId> adId;
 };
 
 /// What reconcile() found. Covered minutes only enter totals, cells and ads; uncovered ones are

@@ -1,0 +1,530 @@
+#include "api_json.h"
+
+#include "core/time_units.h"
+#include "ingest/reject_reason.h"
+
+#include <QJsonArray>
+
+#include <cmath>
+
+namespace adclick::app {
+
+using namespace adclick::engine;
+
+namespace {
+QJsonObject partsJson(const GapParts& p)
+{
+    return QJsonObject { { "speed", static_cast<qint64>(p.speed) }, { "batch", static_cast<qint64>(p.batch) },
+        { "gap", static_cast<qint64>(p.gap) }, { "late", static_cast<qint64>(p.late) },
+        { "duplicates", static_cast<qint64>(p.duplicates) }, { "after_run", static_cast<qint64>(p.afterRun) },
+        { "explained", static_cast<qint64>(p.explained()) }, { "unexplained", static_cast<qint64>(p.unexplained) } };
+}
+
+QString qs(const std::string& s)
+{
+    return QString::fromStdString(s);
+}
+
+} // namespace
+
+QJsonObject reconcileReportJson(const ReconcileReport& r, const std::string& dir)
+{
+    QJsonObject o;
+    o["data_dir"] = qs(dir);
+    o["from"] = qs(formatIsoUtc(r.fromMs));
+    o["to"] = qs(formatIsoUtc(r.toMs));
+    o["from_ms"] = static_cast<qint64>(r.fromMs);
+    o["to_ms"] = static_cast<qint64>(r.toMs);
+    if (!r.note.empty())
+        o["note"] = qs(r.note);
+    if (r.hasCheckpoint)
+        o["checkpoint"] = QJsonObject { { "sequence", static_cast<qint64>(r.checkpointSequence) },
+            { "processing_time", qs(formatIsoUtc(r.checkpointProcessingMs)) },
+            { "watermark",
+                r.watermarkMs <= kMinTimeMs || r.watermarkMs >= INT64_MAX / 8
+                    ? QJsonValue()
+                    : QJsonValue(qs(formatIsoUtc(r.watermarkMs))) },
+            { "end_of_input", r.watermarkMs >= INT64_MAX / 8 },
+            { "raw_end_sequence", static_cast<qint64>(r.rawEnd.nextSequence) } };
+    QJsonArray runs;
+    for (const BatchRunRecord& run : r.runs)
+        runs.append(QJsonObject { { "run_id", static_cast<qint64>(run.runId) },
+            { "from", qs(formatIsoUtc(run.fromMs)) }, { "to", qs(formatIsoUtc(run.toMs)) },
+            { "raw_end_sequence", static_cast<qint64>(run.rawEnd.nextSequence) }, { "trigger", qs(run.trigger) },
+            { "counted", static_cast<qint64>(run.counted) },
+            { "damaged_blocks", static_cast<qint64>(run.damagedBlocks) } });
+    o["runs"] = runs;
+    o["totals"] = partsJson(r.totals);
+    o["cells"] = static_cast<qint64>(r.cellCount);
+    o["cells_unexplained"] = static_cast<qint64>(r.cellsUnexplained);
+    o["ads"] = static_cast<qint64>(r.adCount);
+    o["ads_unexplained"] = static_cast<qint64>(r.adsUnexplained);
+    o["covered_minutes"] = static_cast<qint64>(r.coveredMinutes);
+    o["speed_open_cells"] = static_cast<qint64>(r.speedOpenCells);
+    QJsonArray cells;
+    for (const ReconcileCell& c : r.worstCells) {
+        QJsonObject j = partsJson(c.parts);
+        j["ad_id"] = qs(c.adName);
+        j["minute"] = qs(formatIsoUtc(c.minuteMs));
+        j["run_id"] = static_cast<qint64>(c.runId);
+        j["speed_open"] = c.speedOpen;
+        j["raw_damage"] = c.rawDamage;
+        cells.append(j);
+    }
+    o["worst_cells"] = cells;
+    QJsonArray ads;
+    for (const ReconcileAd& a : r.worstAds) {
+        QJsonObject j = partsJson(a.parts);
+        j["ad_id"] = qs(a.adName);
+        j["minutes"] = static_cast<qint64>(a.minutes);
+        j["minutes_unexplained"] = static_cast<qint64>(a.minutesUnexplained);
+        ads.append(j);
+    }
+    o["worst_ads"] = ads;
+    QJsonArray minutes;
+    for (const ReconcileMinute& m : r.minutes) {
+        QJsonObject j
+            = m.covered ? partsJson(m.parts) : QJsonObject { { "speed", static_cast<qint64>(m.parts.speed) } };
+        j["minute"] = qs(formatIsoUtc(m.minuteMs));
+        j["covered"] = m.covered;
+        if (m.covered)
+            j["run_id"] = static_cast<qint64>(m.runId);
+        j["ads"] = static_cast<qint64>(m.ads);
+        j["ads_unexplained"] = static_cast<qint64>(m.adsUnexplained);
+        j["speed_open"] = m.speedOpen;
+        j["raw_damage"] = m.rawDamage;
+        minutes.append(j);
+    }
+    o["minutes"] = minutes;
+    QJsonArray uncovered;
+    for (const UncoveredSpan& u : r.uncovered)
+        uncovered.append(QJsonObject { { "from", qs(formatIsoUtc(u.fromMs)) }, { "to", qs(formatIsoUtc(u.toMs)) },
+            { "speed", static_cast<qint64>(u.speed) }, { "cells", static_cast<qint64>(u.cells) } });
+    o["uncovered"] = uncovered;
+    o["uncovered_speed"] = static_cast<qint64>(r.uncoveredSpeed);
+    QJsonObject quarantine;
+    for (const QuarantineCount& q : r.quarantined)
+        quarantine[qs(q.reason)] = static_cast<qint64>(q.count);
+    o["quarantined"] = quarantine;
+    o["quarantined_total"] = static_cast<qint64>(r.quarantinedTotal);
+    QJsonArray damage;
+    for (const ReconcileDamage& d : r.damage)
+        damage.append(QJsonObject { { "file", qs(d.damage.path) },
+            { "offset", static_cast<qint64>(d.damage.byteOffset) }, { "reason", qs(d.damage.reason) },
+            { "from", qs(formatIsoUtc(d.fromMs)) }, { "to", qs(formatIsoUtc(d.toMs)) } });
+    o["raw_damage"] = damage;
+    o["tail_records_scanned"] = static_cast<qint64>(r.tailRecordsScanned);
+    o["seconds"] = r.seconds;
+    return o;
+}
+
+QJsonObject batchRunJson(const BatchJobResult& r, const std::string& dir)
+{
+    QJsonObject o;
+    o["type"] = "batch";
+    o["data_dir"] = QString::fromStdString(dir);
+    o["ok"] = r.ok;
+    if (!r.error.empty())
+        o["error"] = QString::fromStdString(r.error);
+    if (!r.note.empty())
+        o["note"] = QString::fromStdString(r.note);
+    const BatchCountResult& c = r.count;
+    o["trigger"] = QString::fromStdString(r.run.trigger);
+    o["from"] = QString::fromStdString(formatIsoUtc(r.ok ? r.run.fromMs : c.fromMs));
+    o["to"] = QString::fromStdString(formatIsoUtc(r.ok ? r.run.toMs : c.toMs));
+    o["run_id"] = static_cast<qint64>(r.run.runId);
+    o["raw_end_sequence"] = static_cast<qint64>(c.rawEndSequence == UINT64_MAX ? 0 : c.rawEndSequence);
+    o["records_read"] = static_cast<qint64>(c.recordsRead);
+    o["records_in_range"] = static_cast<qint64>(c.recordsInRange);
+    o["counted"] = static_cast<qint64>(c.counted);
+    o["duplicates"] = static_cast<qint64>(c.duplicates);
+    o["late_dropped_by_speed"] = static_cast<qint64>(c.lateDropped);
+    o["rows_written"] = static_cast<qint64>(r.rowsWritten);
+    o["segments_read"] = static_cast<qint64>(c.segmentsRead);
+    o["segments_skipped"] = static_cast<qint64>(c.segmentsSkipped);
+    o["blocks_read"] = static_cast<qint64>(c.blocksRead);
+    o["blocks_skipped"] = static_cast<qint64>(c.blocksSkipped);
+    o["threads"] = static_cast<int>(c.threads);
+    o["slices"] = static_cast<int>(c.slices);
+    o["seconds"] = c.seconds;
+    o["records_per_second"] = c.seconds > 0 ? static_cast<double>(c.recordsRead) / c.seconds : 0.0;
+    QJsonArray damage;
+    for (const RawLogDamage& d : c.damage)
+        damage.append(QJsonObject { { "path", QString::fromStdString(d.path) },
+            { "offset", static_cast<qint64>(d.byteOffset) }, { "reason", QString::fromStdString(d.reason) } });
+    o["damage"] = damage;
+    return o;
+}
+
+
+namespace api {
+
+namespace {
+qint64 n(std::uint64_t v)
+{
+    return static_cast<qint64>(std::min<std::uint64_t>(v, static_cast<std::uint64_t>(INT64_MAX)));
+}
+
+QJsonValue str(const std::string& s)
+{
+    return s.empty() ? QJsonValue() : QJsonValue(QString::fromStdString(s));
+}
+
+QJsonObject provenanceJson(const QueryProvenance& p, TimeMs windowMs)
+{
+    return QJsonObject { { "window_seconds", static_cast<qint64>(windowMs / kMsPerSecond) },
+        { "batch", n(p.batchWindows) }, { "speed_final", n(p.speedFinalWindows) }, { "open", n(p.openWindows) },
+        { "raw_log", n(p.rawLogWindows) }, { "missing", n(p.missingWindows) }, { "hour_buckets", n(p.hourBuckets) },
+        { "day_buckets", n(p.dayBuckets) } };
+}
+
+QJsonValue checkpointJson(const QueryCheckpointInfo& c, std::int64_t wallNowMs)
+{
+    if (!c.present)
+        return QJsonValue();
+    return QJsonObject { { "sequence", n(c.sequence) }, { "watermark", seconds(c.watermarkMs) },
+        { "processing_time", seconds(c.processingTimeMs) }, { "committed_at", seconds(c.wallTimeMs) },
+        { "age_seconds", c.wallTimeMs > 0 ? static_cast<double>(wallNowMs - c.wallTimeMs) / 1000.0 : QJsonValue() },
+        { "raw_end_sequence", n(c.rawEndSequence) } };
+}
+
+QJsonArray notesJson(const std::vector<std::string>& notes)
+{
+    QJsonArray a;
+    for (const std::string& s : notes)
+        a.append(QString::fromStdString(s));
+    return a;
+}
+} // namespace
+
+QJsonValue seconds(TimeMs ms)
+{
+    if (ms <= kMinTimeMs || ms >= INT64_MAX / 8)
+        return QJsonValue();
+    if (ms % 1000 == 0)
+        return static_cast<qint64>(ms / 1000);
+    return static_cast<double>(ms) / 1000.0;
+}
+
+QJsonObject error(int status, const QString& message, const QString& parameter)
+{
+    return QJsonObject { { "error", message }, { "parameter", parameter.isEmpty() ? QJsonValue() : parameter },
+        { "status", status } };
+}
+
+QJsonObject count(const CountRequest& q, const CountResult& r, std::int64_t wallNowMs)
+{
+    const CountFilters& f = q.filters;
+    QJsonObject o { { "ad_id", q.adId }, { "from", seconds(q.fromMs) }, { "to", seconds(q.toMs) },
+        { "click_count", n(r.total) },
+        { "filter",
+            QJsonObject { { "region", str(f.region) }, { "user_agent", str(f.userAgentClass) }, { "ip", str(f.ip) },
+                { "user_agent_contains", str(f.userAgentContains) } } },
+        { "effective_from", seconds(r.fromMs) }, { "effective_to", seconds(r.toMs) }, { "widened", r.widened },
+        { "exact", r.exact }, { "partial", r.partial }, { "path", QString::fromUtf8(countPathName(r.path).data()) },
+        { "provenance", provenanceJson(r.provenance, q.windowMs) },
+        { "checkpoint", checkpointJson(r.checkpoint, wallNowMs) }, { "notes", notesJson(r.notes) } };
+    if (r.raw) {
+        const RawScanSummary& s = *r.raw;
+        QJsonArray damage;
+        for (const std::string& d : s.damage)
+            damage.append(QString::fromStdString(d));
+        o["raw_scan"] = QJsonObject { { "records_read", n(s.recordsRead) }, { "records_matched", n(s.recordsMatched) },
+            { "duplicates_removed", n(s.duplicates) }, { "late_dropped_by_speed", n(s.lateDropped) },
+            { "segments_read", n(s.segmentsRead) }, { "segments_skipped", n(s.segmentsSkipped) },
+            { "blocks_read", n(s.blocksRead) }, { "blocks_skipped", n(s.blocksSkipped) }, { "bytes_read", n(s.bytesRead) },
+            { "damaged_blocks", n(s.damagedBlocks) }, { "damage", damage }, { "threads", static_cast<int>(s.threads) },
+            { "seconds", s.seconds } };
+    }
+    return o;
+}
+
+QJsonObject topK(const TopKQueryResult& r, bool approx, std::uint32_t windowMinutes, TimeMs windowMs,
+    const std::function<QString(AdId)>& adName)
+{
+    QJsonObject o { { "window_start", seconds(r.fromMs) }, { "window_end", seconds(r.toMs) },
+        { "window_minutes", static_cast<qint64>(windowMinutes) }, { "k", static_cast<qint64>(r.k) },
+        { "source", QString::fromUtf8(topKSourceName(r.source).data()) }, { "approx", approx } };
+    QJsonArray top;
+    if (approx && r.live) {
+        for (const TopKApproxEntry& e : r.live->approx)
+            top.append(QJsonObject { { "ad_id", adName(e.adId) }, { "click_count", n(e.estimate) },
+                { "exact_count", n(e.exactCount) }, { "error", n(e.estimate - std::min(e.estimate, e.exactCount)) } });
+    } else {
+        for (const TopKEntry& e : r.entries)
+            top.append(QJsonObject { { "ad_id", adName(e.adId) }, { "click_count", n(e.count) } });
+    }
+    o["top_ads"] = top;
+    if (r.live) {
+        const TopKResult& l = *r.live;
+        o["total_clicks"] = n(l.totalEvents);
+        if (approx)
+            o["approximation"] = QJsonObject { { "method", "count-min sketch + candidate list" },
+                { "epsilon", l.epsilon }, { "delta", l.delta }, { "error_bound", n(l.errorBound) },
+                { "guarantee",
+                    QString("each click_count overestimates the true count by at most error_bound (= ceil(epsilon * "
+                            "total_clicks)) with probability at least 1 - delta") },
+                { "measured_error",
+                    QJsonObject { { "max_abs", n(l.maxAbsError) }, { "mean_abs", l.meanAbsError },
+                        { "precision", l.precision }, { "within_bound", l.withinBound } } },
+                { "sketch_bytes", n(l.sketchBytes) }, { "exact_bytes", n(l.exactBytes) } };
+    } else {
+        o["widened"] = r.widened;
+        o["partial"] = r.partial;
+        o["provenance"] = provenanceJson(r.provenance, windowMs);
+    }
+    o["notes"] = notesJson(r.notes);
+    return o;
+}
+
+namespace {
+QJsonObject batchesJson(const BatchSchedulerStatus& b)
+{
+    QJsonObject o { { "running", b.running }, { "runs_completed", n(b.runsCompleted) },
+        { "runs_failed", n(b.runsFailed) }, { "next_scheduled", seconds(b.nextScheduledMs) },
+        { "last_error", str(b.lastError) } };
+    if (b.running)
+        o["current"] = QJsonObject { { "id", n(b.runningId) }, { "trigger", QString::fromStdString(b.runningTrigger) },
+            { "from", seconds(b.runningFromMs) }, { "to", seconds(b.runningToMs) },
+            { "progress", b.progress.fraction() }, { "records_read", n(b.progress.recordsRead) } };
+    if (b.lastRun)
+        o["last_run"] = QJsonObject { { "run_id", static_cast<qint64>(b.lastRun->runId) },
+            { "from", seconds(b.lastRun->fromMs) }, { "to", seconds(b.lastRun->toMs) },
+            { "trigger", QString::fromStdString(b.lastRun->trigger) }, { "counted", n(b.lastRun->counted) },
+            { "finished_at", seconds(b.lastRun->finishedWallMs) }, { "seconds", b.lastRun->seconds } };
+    return o;
+}
+
+/// Lag of the watermark behind processing time, in seconds (null without a watermark).
+QJsonValue lagSeconds(const PipelineSnapshot& s)
+{
+    if (s.watermarkMs <= kMinTimeMs || s.watermarkMs >= INT64_MAX / 8)
+        return QJsonValue();
+    return static_cast<double>(s.processingTimeMs - s.watermarkMs) / 1000.0;
+}
+} // namespace
+
+QJsonObject pipeline(const ServerStatus& st)
+{
+    QJsonObject o { { "source", QString::fromStdString(st.source) }, { "data_dir", str(st.dataDirectory) },
+        { "server_time", seconds(st.wallNowMs) }, { "uptime_seconds", st.uptimeSeconds },
+        { "ingest_ended", st.ingestEnded }, { "stopping", st.stopping },
+        { "config",
+            QJsonObject { { "window_seconds", static_cast<double>(st.windowMs) / 1000.0 },
+                { "watermark_bound_seconds", static_cast<double>(st.watermarkBoundMs) / 1000.0 },
+                { "allowed_lateness_seconds", static_cast<double>(st.allowedLatenessMs) / 1000.0 } } } };
+    if (const PipelineSnapshot* s = st.snapshot.get()) {
+        const PipelineCounters& c = s->counters;
+        o["processing_time"] = seconds(s->processingTimeMs);
+        o["watermark"] = seconds(s->watermarkMs);
+        o["max_event_time"] = seconds(s->maxEventTimeMs);
+        o["watermark_lag_seconds"] = lagSeconds(*s);
+        o["events_per_second"] = s->eventsPerWallSecond;
+        o["wall_seconds"] = s->wallSeconds;
+        QJsonObject rejected;
+        for (int i = 0; i < kRejectReasonCount; ++i)
+            if (c.rejected.byReason[static_cast<std::size_t>(i)] > 0)
+                rejected[QString::fromUtf8(rejectReasonName(static_cast<RejectReason>(i)).data())]
+                    = n(c.rejected.byReason[static_cast<std::size_t>(i)]);
+        o["counters"] = QJsonObject { { "received", n(c.received) }, { "accepted", n(c.accepted) },
+            { "counted", n(c.counted) }, { "late_dropped", n(c.lateDropped) }, { "late_updated", n(c.lateUpdated) },
+            { "duplicates", n(c.duplicates) }, { "quarantined", n(c.rejected.total()) }, { "rejected", rejected },
+            { "windows_finalised", n(c.windowsFinalised) } };
+        QJsonArray partitions;
+        for (std::size_t i = 0; i < s->partitions.size(); ++i) {
+            const PartitionWatermark& p = s->partitions[i];
+            partitions.append(QJsonObject { { "partition", static_cast<qint64>(i) }, { "watermark", seconds(p.watermarkMs) },
+                { "max_event_time", seconds(p.maxEventTimeMs) }, { "events", n(p.events) }, { "idle", p.idle },
+                { "holds_watermark", !p.idle && p.watermarkMs == s->watermarkMs } });
+        }
+        o["partitions"] = partitions;
+        o["idle_partitions"] = static_cast<qint64>(s->idlePartitions);
+        QJsonArray lateness;
+        for (int b = 0; b < LatenessHistogram::kBuckets; ++b)
+            lateness.append(QJsonObject { { "from_seconds", b == 0 ? 0 : static_cast<qint64>(1) << (b - 1) },
+                { "to_seconds", b == LatenessHistogram::kBuckets - 1 ? QJsonValue() : QJsonValue(static_cast<qint64>(1) << b) },
+                { "count", n(s->lateness.counts[static_cast<std::size_t>(b)]) } });
+        o["lateness"] = lateness;
+        o["state"] = QJsonObject { { "open_windows", n(s->openWindows) }, { "open_cells", n(s->openCells) },
+            { "state_bytes", n(s->stateBytes) }, { "dedup_ids", n(s->dedupIds) }, { "shards", static_cast<qint64>(s->shards) } };
+        QJsonArray windows;
+        for (const WindowSummary& w : s->recentWindows)
+            windows.append(QJsonObject { { "window_start", seconds(w.windowStartMs) }, { "counted", n(w.counted) },
+                { "ads", n(w.ads) }, { "cells", n(w.cells) }, { "late_dropped", n(w.lateDropped) } });
+        o["recent_windows"] = windows;
+        o["finished"] = s->finished;
+    }
+    if (st.checkpoint) {
+        const CheckpointStats& c = *st.checkpoint;
+        o["checkpoint"] = QJsonObject { { "checkpoints", n(c.checkpoints) }, { "last_sequence", n(c.lastSequence) },
+            { "last_committed_at", c.lastCommitWallMs > 0 ? seconds(c.lastCommitWallMs) : QJsonValue() },
+            { "age_seconds",
+                c.lastCommitWallMs > 0 ? QJsonValue(static_cast<double>(st.wallNowMs - c.lastCommitWallMs) / 1000.0)
+                                       : QJsonValue() },
+            { "last_commit_ms", c.lastCommitMs }, { "max_commit_ms", c.maxCommitMs },
+            { "max_ingest_stall_ms", c.maxCaptureMs }, { "failed_attempts", n(c.failedAttempts) },
+            { "paused", c.paused }, { "pause_reason", str(c.pauseReason) }, { "raw_records", n(c.rawRecords) },
+            { "raw_bytes", n(c.rawBytes) }, { "quarantined_records", n(c.quarantined) } };
+    }
+    if (st.batches)
+        o["batch"] = batchesJson(*st.batches);
+    return o;
+}
+
+QJsonObject health(const ServerStatus& st)
+{
+    const bool paused = st.checkpoint && st.checkpoint->paused;
+    QJsonObject o { { "status", paused ? "degraded" : "ok" }, { "ingest_ended", st.ingestEnded },
+        { "stopping", st.stopping }, { "uptime_seconds", st.uptimeSeconds } };
+    if (paused)
+        o["reason"] = QString::fromStdString("ingestion paused: " + st.checkpoint->pauseReason);
+    return o;
+}
+
+namespace {
+void metric(QByteArray& out, const char* name, const char* type, const char* help)
+{
+    out += "# HELP ";
+    out += name;
+    out += ' ';
+    out += help;
+    out += "\n# TYPE ";
+    out += name;
+    out += ' ';
+    out += type;
+    out += '\n';
+}
+
+void sample(QByteArray& out, const char* name, double value, const QByteArray& labels = {})
+{
+    out += name;
+    if (!labels.isEmpty()) {
+        out += '{';
+        out += labels;
+        out += '}';
+    }
+    out += ' ';
+    if (std::isnan(value))
+        out += "NaN";
+    else if (value == std::floor(value) && std::abs(value) < 9e15)
+        out += QByteArray::number(static_cast<qint64>(value));
+    else
+        out += QByteArray::number(value, 'g', 12);
+    out += '\n';
+}
+
+void one(QByteArray& out, const char* name, const char* type, const char* help, double value)
+{
+    metric(out, name, type, help);
+    sample(out, name, value);
+}
+} // namespace
+
+QByteArray metrics(const ServerStatus& st)
+{
+    QByteArray out;
+    out.reserve(8192);
+    one(out, "adclick_up", "gauge", "1 while the server answers.", 1);
+    one(out, "adclick_uptime_seconds", "gauge", "Seconds since the server started.", st.uptimeSeconds);
+    one(out, "adclick_ingest_ended", "gauge", "1 once the input ended: nothing more is ingested.", st.ingestEnded ? 1 : 0);
+    one(out, "adclick_http_requests_total", "counter", "HTTP requests answered.", static_cast<double>(st.httpRequests));
+    metric(out, "adclick_http_errors_total", "counter", "HTTP requests answered with an error status, by class.");
+    sample(out, "adclick_http_errors_total", static_cast<double>(st.httpClientErrors), "class=\"4xx\"");
+    sample(out, "adclick_http_errors_total", static_cast<double>(st.httpServerErrors), "class=\"5xx\"");
+    if (const PipelineSnapshot* s = st.snapshot.get()) {
+        const PipelineCounters& c = s->counters;
+        one(out, "adclick_events_received_total", "counter", "Records polled from the source (accepted + rejected).",
+            static_cast<double>(c.received));
+        one(out, "adclick_events_accepted_total", "counter", "Records decoded into click events.",
+            static_cast<double>(c.accepted));
+        one(out, "adclick_events_counted_total", "counter", "Events counted into windows (incl. late updates).",
+            static_cast<double>(c.counted));
+        one(out, "adclick_events_late_dropped_total", "counter", "Events dropped because their window was final.",
+            static_cast<double>(c.lateDropped));
+        one(out, "adclick_events_late_updated_total", "counter", "Late events that corrected a final window.",
+            static_cast<double>(c.lateUpdated));
+        one(out, "adclick_events_duplicate_total", "counter", "Resent clicks removed by click id.",
+            static_cast<double>(c.duplicates));
+        metric(out, "adclick_events_rejected_total", "counter", "Malformed records quarantined, by reason.");
+        for (int i = 0; i < kRejectReasonCount; ++i)
+            sample(out, "adclick_events_rejected_total", static_cast<double>(c.rejected.byReason[static_cast<std::size_t>(i)]),
+                "reason=\"" + QByteArray(rejectReasonName(static_cast<RejectReason>(i)).data()) + "\"");
+        one(out, "adclick_events_per_second", "gauge", "Records received per second over the last snapshot interval.",
+            s->eventsPerWallSecond);
+        one(out, "adclick_windows_finalised_total", "counter", "Windows made final.",
+            static_cast<double>(c.windowsFinalised));
+        const bool hasWatermark = s->watermarkMs > kMinTimeMs && s->watermarkMs < INT64_MAX / 8;
+        one(out, "adclick_watermark_seconds", "gauge", "Event-time watermark (Unix seconds).",
+            hasWatermark ? static_cast<double>(s->watermarkMs) / 1000.0 : std::nan(""));
+        one(out, "adclick_processing_time_seconds", "gauge", "Processing time of the last step (Unix seconds).",
+            static_cast<double>(s->processingTimeMs) / 1000.0);
+        one(out, "adclick_watermark_lag_seconds", "gauge", "Processing time minus watermark.",
+            hasWatermark ? static_cast<double>(s->processingTimeMs - s->watermarkMs) / 1000.0 : std::nan(""));
+        metric(out, "adclick_partition_watermark_seconds", "gauge", "Watermark of each source partition (Unix seconds).");
+        for (std::size_t i = 0; i < s->partitions.size(); ++i) {
+            const TimeMs w = s->partitions[i].watermarkMs;
+            sample(out, "adclick_partition_watermark_seconds",
+                w > kMinTimeMs ? static_cast<double>(w) / 1000.0 : std::nan(""),
+                "partition=\"" + QByteArray::number(static_cast<qulonglong>(i)) + "\"");
+        }
+        metric(out, "adclick_partition_idle", "gauge", "1 while a source partition is idle.");
+        for (std::size_t i = 0; i < s->partitions.size(); ++i)
+            sample(out, "adclick_partition_idle", s->partitions[i].idle ? 1 : 0,
+                "partition=\"" + QByteArray::number(static_cast<qulonglong>(i)) + "\"");
+        one(out, "adclick_open_windows", "gauge", "Windows not yet final.", static_cast<double>(s->openWindows));
+        one(out, "adclick_open_cells", "gauge", "(ad, country, device) cells of open windows.",
+            static_cast<double>(s->openCells));
+        one(out, "adclick_state_bytes", "gauge", "Memory of windows, top-K and de-duplication state.",
+            static_cast<double>(s->stateBytes));
+    }
+    if (st.checkpoint) {
+        const CheckpointStats& c = *st.checkpoint;
+        one(out, "adclick_checkpoints_total", "counter", "Checkpoints committed.", static_cast<double>(c.checkpoints));
+        one(out, "adclick_checkpoint_failures_total", "counter", "Checkpoint attempts that failed (retried).",
+            static_cast<double>(c.failedAttempts));
+        one(out, "adclick_checkpoint_age_seconds", "gauge", "Seconds since the last checkpoint committed.",
+            c.lastCommitWallMs > 0 ? static_cast<double>(st.wallNowMs - c.lastCommitWallMs) / 1000.0 : std::nan(""));
+        one(out, "adclick_checkpoint_commit_seconds", "gauge", "Duration of the last checkpoint commit.",
+            c.lastCommitMs / 1000.0);
+        one(out, "adclick_ingest_paused", "gauge", "1 while ingestion waits for a failing checkpoint.", c.paused ? 1 : 0);
+        one(out, "adclick_raw_log_bytes_total", "counter", "Raw click log bytes written by this process.",
+            static_cast<double>(c.rawBytes));
+        one(out, "adclick_quarantined_records_total", "counter", "Records written to quarantine.ndjson by this process.",
+            static_cast<double>(c.quarantined));
+    }
+    if (st.batches) {
+        const BatchSchedulerStatus& b = *st.batches;
+        one(out, "adclick_batch_running", "gauge", "1 while a batch recount runs.", b.running ? 1 : 0);
+        one(out, "adclick_batch_runs_completed_total", "counter", "Batch runs that completed.",
+            static_cast<double>(b.runsCompleted));
+        one(out, "adclick_batch_runs_failed_total", "counter", "Batch runs that failed or were cancelled.",
+            static_cast<double>(b.runsFailed));
+        one(out, "adclick_batch_progress_ratio", "gauge", "Progress of the running batch recount (0 … 1).",
+            b.running ? b.progress.fraction() : 0);
+    }
+    return out;
+}
+
+QJsonObject batchRequest(const BatchRequestStatus& r, const std::string& dataDirectory)
+{
+    QJsonObject o { { "id", n(r.id) }, { "state", QString::fromUtf8(batchRequestStateName(r.state).data()) },
+        { "trigger", QString::fromStdString(r.trigger) }, { "from", seconds(r.requestedFromMs) },
+        { "to", seconds(r.requestedToMs) }, { "created_at", seconds(r.createdWallMs) },
+        { "finished_at", r.finishedWallMs > 0 ? seconds(r.finishedWallMs) : QJsonValue() },
+        { "progress",
+            QJsonObject { { "fraction", r.state == BatchRequestState::Succeeded ? 1.0 : r.progress.fraction() },
+                { "records_read", n(r.progress.recordsRead) }, { "bytes_done", n(r.progress.bytesDone) },
+                { "bytes_total", n(r.progress.bytesTotal) }, { "records_per_second", r.progress.recordsPerSecond() },
+                { "seconds", r.progress.seconds } } },
+        { "status_url", QString("/v1/batch/runs/%1").arg(r.id) } };
+    if (r.result) {
+        QJsonObject result = batchRunJson(*r.result, dataDirectory);
+        result.remove("type");
+        result.remove("data_dir");
+        o["result"] = result;
+    }
+    return o;
+}
+
+} // namespace api
+} // namespace adclick::app

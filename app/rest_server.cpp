@@ -1,0 +1,278 @@
+#include "rest_server.h"
+
+#include "ingest_session.h"
+#include "rest_support.h"
+
+#include <QCryptographicHash>
+#include <QDateTime>
+#include <QPointer>
+#include <QTcpServer>
+#include <QTcpSocket>
+
+namespace adclick::app {
+
+using namespace adclick::engine;
+
+/// The reply slot of one request on its connection.
+struct RestServer::Pending {
+    explicit Pending(QHttpServerResponder&& r)
+        : responder(std::move(r))
+    {
+    }
+    QHttpServerResponder responder;
+    std::optional<Reply> reply; ///< set when answered; sent once every earlier one is
+};
+
+const std::vector<RestServer::Route>& RestServer::routes()
+{
+    static const std::vector<Route> table {
+        { "GET", "/" },
+        { "GET", "/healthz" },
+        { "GET", "/metrics" },
+        { "GET", "/v1/openapi.json" },
+        { "GET", "/v1/pipeline" },
+        { "GET", "/v1/ads/top_k" },
+        { "GET", "/v1/ads/{ad_id}/aggregated_count" },
+        { "GET", "/v1/reconciliation" },
+        { "GET", "/v1/batch/runs" },
+        { "POST", "/v1/batch/runs" },
+        { "GET", "/v1/batch/runs/{id}" },
+    };
+    return table;
+}
+
+RestServer::RestServer(QueryService& queries, IngestSession* session, RestServerConfig config, QObject* parent)
+    : QAbstractHttpServer(parent)
+    , m_queries(queries)
+    , m_session(session)
+    , m_config(std::move(config))
+{
+    m_pool.setMaxThreadCount(std::max(1, m_config.workerThreads));
+    m_pool.setExpiryTimeout(-1); // keep the workers: no thread start per query
+    m_started.start();
+}
+
+RestServer::~RestServer()
+{
+    m_pool.waitForDone();
+}
+
+void RestServer::stopAccepting()
+{
+    for (QTcpServer* s : servers())
+        s->close();
+}
+
+TimeMs RestServer::nowMs() const
+{
+    return m_session ? m_session->nowMs() : QDateTime::currentMSecsSinceEpoch();
+}
+
+bool RestServer::authorized(const QHttpServerRequest& request) const
+{
+    if (m_config.apiToken.isEmpty())
+        return true;
+    const QByteArray header = request.value("authorization");
+    static const QByteArray kBearer = "Bearer ";
+    if (!header.startsWith(kBearer))
+        return false;
+    // Compare digests, in constant time: the token's length and prefix do not leak.
+    const QByteArray a = QCryptographicHash::hash(header.mid(kBearer.size()).trimmed(), QCryptographicHash::Sha256);
+    const QByteArray b = QCryptographicHash::hash(m_config.apiToken, QCryptographicHash::Sha256);
+    unsigned char diff = 0;
+    for (qsizetype i = 0; i < a.size(); ++i)
+        diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+    return diff == 0;
+}
+
+api::ServerStatus RestServer::status() const
+{
+    api::ServerStatus s;
+    s.wallNowMs = QDateTime::currentMSecsSinceEpoch();
+    s.uptimeSeconds = static_cast<double>(m_started.elapsed()) / 1000.0;
+    s.stopping = m_stopping;
+    s.authRequired = !m_config.apiToken.isEmpty();
+    s.httpRequests = m_requests.load();
+    s.httpClientErrors = m_clientErrors.load();
+    s.httpServerErrors = m_serverErrors.load();
+    s.dataDirectory = m_queries.dataDirectory();
+    s.windowMs = m_queries.options().windowMs;
+    s.allowedLatenessMs = m_queries.options().allowedLatenessMs;
+    if (m_session) {
+        s.snapshot = m_session->snapshot();
+        s.checkpoint = m_session->checkpointStats();
+        if (BatchScheduler* b = m_session->batches())
+            s.batches = b->status();
+        s.source = m_session->sourceDescription();
+        s.watermarkBoundMs = m_session->pipelineConfig().watermark.boundMs;
+        s.ingestEnded = m_session->ended();
+    } else {
+        s.source = "none (serving a data directory)";
+        s.ingestEnded = true;
+    }
+    return s;
+}
+
+std::shared_ptr<RestServer::Pending> RestServer::enqueue(const QHttpServerRequest& request, QTcpSocket* socket)
+{
+    auto it = m_connections.find(socket);
+    if (it == m_connections.end()) {
+        it = m_connections.insert(socket, {});
+        connect(socket, &QObject::destroyed, this, [this, socket] { m_connections.remove(socket); });
+    }
+    auto pending = std::make_shared<Pending>(makeResponder(request, socket));
+    it->push_back(pending);
+    return pending;
+}
+
+void RestServer::complete(QTcpSocket* socket, const std::shared_ptr<Pending>& pending, Reply reply)
+{
+    m_requests.fetch_add(1);
+    if (reply.status >= 500)
+        m_serverErrors.fetch_add(1);
+    else if (reply.status >= 400)
+        m_clientErrors.fetch_add(1);
+    pending->reply = std::move(reply);
+    flush(socket);
+}
+
+void RestServer::flush(QTcpSocket* socket)
+{
+    auto it = m_connections.find(socket);
+    if (it == m_connections.end())
+        return;
+    auto& queue = *it;
+    while (!queue.empty() && queue.front()->reply) {
+        const std::shared_ptr<Pending> p = queue.front();
+        queue.pop_front();
+        if (socket->state() != QAbstractSocket::ConnectedState)
+            continue;
+        const Reply& r = *p->reply;
+        QHttpServerResponder& out = p->responder;
+        out.writeStatusLine(static_cast<QHttpServerResponder::StatusCode>(r.status));
+        out.writeHeader("Content-Type", r.contentType);
+        out.writeHeader("Content-Length", QByteArray::number(r.body.size()));
+        out.writeHeader("Cache-Control", "no-store");
+        for (const auto& [name, value] : r.headers)
+            out.writeHeader(name, value);
+        out.writeBody(r.body);
+    }
+}
+
+bool RestServer::handleRequest(const QHttpServerRequest& request, QTcpSocket* socket)
+{
+    const std::shared_ptr<Pending> pending = enqueue(request, socket);
+    Work async;
+    Reply reply;
+    const QByteArray target = request.url().toEncoded();
+    if (target.size() > m_config.maxUrlBytes) {
+        reply = errorReply(414,
+            QString("request URL of %1 bytes is longer than the limit of %2 bytes")
+                .arg(target.size())
+                .arg(m_config.maxUrlBytes));
+    } else if (request.body().size() > m_config.maxBodyBytes) {
+        reply = errorReply(413,
+            QString("request body of %1 bytes is larger than the limit of %2 bytes")
+                .arg(request.body().size())
+                .arg(m_config.maxBodyBytes));
+    } else {
+        // Split the encoded path, so an encoded '/' (%2F) stays inside its segment.
+        const QString path = request.url().path(QUrl::FullyEncoded);
+        QStringList segments;
+        for (const QString& s : path.split('/', Qt::SkipEmptyParts))
+            segments << QUrl::fromPercentEncoding(s.toUtf8());
+        reply = route(request, segments, async);
+    }
+    if (!async) {
+        complete(socket, pending, std::move(reply));
+        return true;
+    }
+    // Run the query on a worker; answer on this thread (the socket lives here) if it still exists.
+    QPointer<QTcpSocket> guard(socket);
+    m_pool.start([this, guard, socket, pending, work = std::move(async)] {
+        Reply r;
+        try {
+            r = work();
+        } catch (const std::exception& e) {
+            r = errorReply(500, QString("internal error: %1").arg(e.what()));
+        }
+        QMetaObject::invokeMethod(
+            this,
+            [this, guard, socket, pending, r = std::move(r)]() mutable {
+                if (guard)
+                    complete(socket, pending, std::move(r));
+            },
+            Qt::QueuedConnection);
+    });
+    return true;
+}
+
+void RestServer::missingHandler(const QHttpServerRequest& request, QTcpSocket* socket)
+{
+    // handleRequest answers every request; this is only reached if that ever changes.
+    complete(socket, enqueue(request, socket), errorReply(404, "no such route"));
+}
+
+RestServer::Reply RestServer::route(const QHttpServerRequest& request, const QStringList& seg, Work& async)
+{
+    using Method = QHttpServerRequest::Method;
+    const Method method = request.method();
+    // Which route the path names (independent of the method), as an index into routes().
+    const QString joined = "/" + seg.join('/');
+    QList<const char*> allowed;
+    std::function<Reply(Params&)> handler;
+    auto on = [&](const char* m, std::function<Reply(Params&)> h) {
+        allowed << m;
+        if ((QByteArray(m) == "GET" && method == Method::Get) || (QByteArray(m) == "POST" && method == Method::Post))
+            handler = std::move(h);
+    };
+    if (seg.isEmpty())
+        on("GET", [&](Params& p) { return index(p); });
+    else if (joined == "/healthz")
+        on("GET", [&](Params& p) { return health(p); });
+    else if (joined == "/metrics")
+        on("GET", [&](Params& p) { return metrics(p); });
+    else if (joined == "/v1/openapi.json")
+        on("GET", [&](Params& p) { return openApi(p); });
+    else if (joined == "/v1/pipeline")
+        on("GET", [&](Params& p) { return pipeline(p); });
+    else if (joined == "/v1/ads/top_k")
+        on("GET", [&](Params& p) { return topK(p, async); });
+    else if (seg.size() == 4 && seg[0] == "v1" && seg[1] == "ads" && seg[3] == "aggregated_count")
+        on("GET", [&](Params& p) { return count(seg[2], p, async); });
+    else if (joined == "/v1/reconciliation")
+        on("GET", [&](Params& p) { return reconciliation(p, async); });
+    else if (joined == "/v1/batch/runs") {
+        on("GET", [&](Params& p) { return batchRuns(p); });
+        on("POST", [&](Params& p) { return postBatch(request, p); });
+    } else if (seg.size() == 4 && seg[0] == "v1" && seg[1] == "batch" && seg[2] == "runs")
+        on("GET", [&](Params& p) { return batchRun(seg[3], p); });
+
+    if (allowed.isEmpty())
+        return errorReply(404, QString("no such route: %1 (the routes are listed at /v1/openapi.json)")
+                                   .arg(joined.left(200)));
+    if (!handler) {
+        QByteArray allow;
+        for (const char* m : allowed)
+            allow += (allow.isEmpty() ? "" : ", ") + QByteArray(m);
+        Reply r = errorReply(405, QString("method not allowed on %1 (allowed: %2)")
+                                      .arg(joined.left(200), QString::fromLatin1(allow)));
+        r.headers.emplace_back("Allow", allow);
+        return r;
+    }
+    const bool open = seg.isEmpty() || joined == "/healthz";
+    if (!open && !authorized(request)) {
+        Reply r = errorReply(401, "missing or wrong API token: send 'Authorization: Bearer <token>'", "Authorization");
+        r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"adclick\"");
+        return r;
+    }
+    Params params(request);
+    Reply r = handler(params);
+    if (params.error) {
+        async = nullptr;
+        return *params.error;
+    }
+    return r;
+}
+
+} // namespace adclick::app
