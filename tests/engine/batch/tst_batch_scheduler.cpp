@@ -147,6 +147,47 @@ private slots:
         }
     }
 
+    void requestsHaveIdsWithStatusAndProgress()
+    {
+        QTemporaryDir tmp;
+        const TimeMs start = writeData(tmp.path(), 20);
+        BatchScheduleConfig cfg;
+        cfg.intervalMs = 0;
+        BatchScheduler scheduler(tmp.path().toStdString(), cfg);
+        std::string why;
+        std::uint64_t first = 0;
+        QVERIFY(scheduler.request(start - kMsPerHour, start + kMsPerHour, "rest", start, why, &first));
+        QVERIFY(first > 0);
+        std::uint64_t busy = 0;
+        if (!scheduler.request(start, start + kMsPerHour, "rest", start, why, &busy))
+            QCOMPARE(busy, first); // refused while the first runs: names the running one
+        scheduler.waitIdle();
+        const auto done = scheduler.requestStatus(first);
+        QVERIFY(done.has_value());
+        QCOMPARE(done->id, first);
+        QCOMPARE(done->trigger, std::string("rest"));
+        QCOMPARE(done->requestedFromMs, start - kMsPerHour);
+        QCOMPARE(done->state, BatchRequestState::Succeeded);
+        QVERIFY(done->result.has_value() && done->result->ok);
+        QVERIFY(done->result->count.cells.empty()); // figures only: the rows are in the store
+        QVERIFY(done->progress.recordsRead > 0);
+        QVERIFY(done->finishedWallMs >= done->createdWallMs);
+
+        std::uint64_t second = 0;
+        QVERIFY(scheduler.request(start - kMsPerHour, start + kMsPerHour, "rest", start, why, &second));
+        QVERIFY(second > first);
+        scheduler.cancel();
+        scheduler.waitIdle();
+        const auto cancelled = scheduler.requestStatus(second);
+        QVERIFY(cancelled.has_value());
+        QVERIFY(cancelled->state == BatchRequestState::Cancelled || cancelled->state == BatchRequestState::Succeeded);
+        const auto recent = scheduler.recentRequests();
+        QVERIFY(recent.size() >= 2);
+        QCOMPARE(recent.front().id, second); // newest first
+        QVERIFY(!scheduler.requestStatus(second + 1000).has_value());
+        QCOMPARE(batchRequestStateName(BatchRequestState::Failed), std::string_view("failed"));
+    }
+
     void neverRecountsMinutesWhoseRawEventsAreGone()
     {
         QTemporaryDir tmp;
