@@ -214,7 +214,9 @@ void RunReport::summary(const PipelineSnapshot& s, double wallSeconds)
             }
         }
         std::fprintf(m_out, "  windows finalised %s, watermark %s\n", groupThousands(c.windowsFinalised).c_str(),
-            s.watermarkMs > kMinTimeMs ? formatIsoUtc(s.watermarkMs).c_str() : "not yet established");
+            s.watermarkMs > kMsPerDay * 365 * 1000 ? "end of input (every window final)"
+                : s.watermarkMs > kMinTimeMs      ? formatIsoUtc(s.watermarkMs).c_str()
+                                                  : "not yet established");
     }
     std::fflush(m_out);
 }
