@@ -183,6 +183,7 @@ QJsonValue checkpointJson(const QueryCheckpointInfo& c, std::int64_t wallNowMs)
     if (!c.present)
         return QJsonValue();
     return QJsonObject { { "sequence", n(c.sequence) }, { "watermark", seconds(c.watermarkMs) },
+        { "end_of_input", c.watermarkMs >= INT64_MAX / 8 },
         { "processing_time", seconds(c.processingTimeMs) }, { "committed_at", seconds(c.wallTimeMs) },
         { "age_seconds", c.wallTimeMs > 0 ? static_cast<double>(wallNowMs - c.wallTimeMs) / 1000.0 : QJsonValue() },
         { "raw_end_sequence", n(c.rawEndSequence) } };
@@ -286,7 +287,8 @@ QJsonObject batchesJson(const BatchSchedulerStatus& b)
     if (b.running)
         o["current"] = QJsonObject { { "id", n(b.runningId) }, { "trigger", QString::fromStdString(b.runningTrigger) },
             { "from", seconds(b.runningFromMs) }, { "to", seconds(b.runningToMs) },
-            { "progress", b.progress.fraction() }, { "records_read", n(b.progress.recordsRead) } };
+            { "progress", b.progress.bytesTotal == 0 ? 0.0 : b.progress.fraction() },
+            { "records_read", n(b.progress.recordsRead) } };
     if (b.lastRun)
         o["last_run"] = QJsonObject { { "run_id", static_cast<qint64>(b.lastRun->runId) },
             { "from", seconds(b.lastRun->fromMs) }, { "to", seconds(b.lastRun->toMs) },
@@ -500,7 +502,7 @@ QByteArray metrics(const ServerStatus& st)
         one(out, "adclick_batch_runs_failed_total", "counter", "Batch runs that failed or were cancelled.",
             static_cast<double>(b.runsFailed));
         one(out, "adclick_batch_progress_ratio", "gauge", "Progress of the running batch recount (0 … 1).",
-            b.running ? b.progress.fraction() : 0);
+            b.running && b.progress.bytesTotal > 0 ? b.progress.fraction() : 0);
     }
     return out;
 }
@@ -512,7 +514,10 @@ QJsonObject batchRequest(const BatchRequestStatus& r, const std::string& dataDir
         { "to", seconds(r.requestedToMs) }, { "created_at", seconds(r.createdWallMs) },
         { "finished_at", r.finishedWallMs > 0 ? seconds(r.finishedWallMs) : QJsonValue() },
         { "progress",
-            QJsonObject { { "fraction", r.state == BatchRequestState::Succeeded ? 1.0 : r.progress.fraction() },
+            QJsonObject { { "fraction",
+                              r.state == BatchRequestState::Succeeded ? 1.0
+                                  : r.progress.bytesTotal == 0        ? 0.0 // not planned yet
+                                                                      : r.progress.fraction() },
                 { "records_read", n(r.progress.recordsRead) }, { "bytes_done", n(r.progress.bytesDone) },
                 { "bytes_total", n(r.progress.bytesTotal) }, { "records_per_second", r.progress.recordsPerSecond() },
                 { "seconds", r.progress.seconds } } },

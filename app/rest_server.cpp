@@ -9,6 +9,8 @@
 #include <QTcpServer>
 #include <QTcpSocket>
 
+#include <atomic>
+
 namespace adclick::app {
 
 using namespace adclick::engine;
@@ -21,6 +23,8 @@ struct RestServer::Pending {
     }
     QHttpServerResponder responder;
     std::optional<Reply> reply; ///< set when answered; sent once every earlier one is
+    bool head = false; ///< HEAD: headers only
+    std::atomic<bool> abandoned { false }; ///< the connection closed: a queued query need not run
 };
 
 const std::vector<RestServer::Route>& RestServer::routes()
@@ -72,12 +76,12 @@ bool RestServer::authorized(const QHttpServerRequest& request) const
 {
     if (m_config.apiToken.isEmpty())
         return true;
-    const QByteArray header = request.value("authorization");
-    static const QByteArray kBearer = "Bearer ";
-    if (!header.startsWith(kBearer))
+    const QByteArray header = request.value("authorization").trimmed();
+    // The scheme name is case-insensitive (RFC 9110 §11.1).
+    if (header.size() < 7 || header.left(7).toLower() != "bearer ")
         return false;
     // Compare digests, in constant time: the token's length and prefix do not leak.
-    const QByteArray a = QCryptographicHash::hash(header.mid(kBearer.size()).trimmed(), QCryptographicHash::Sha256);
+    const QByteArray a = QCryptographicHash::hash(header.mid(7).trimmed(), QCryptographicHash::Sha256);
     const QByteArray b = QCryptographicHash::hash(m_config.apiToken, QCryptographicHash::Sha256);
     unsigned char diff = 0;
     for (qsizetype i = 0; i < a.size(); ++i)
@@ -118,6 +122,12 @@ std::shared_ptr<RestServer::Pending> RestServer::enqueue(const QHttpServerReques
     auto it = m_connections.find(socket);
     if (it == m_connections.end()) {
         it = m_connections.insert(socket, {});
+        connect(socket, &QAbstractSocket::disconnected, this, [this, socket] {
+            // Queries still queued for this connection need not run.
+            if (auto c = m_connections.find(socket); c != m_connections.end())
+                for (const auto& p : *c)
+                    p->abandoned = true;
+        });
         connect(socket, &QObject::destroyed, this, [this, socket] { m_connections.remove(socket); });
     }
     auto pending = std::make_shared<Pending>(makeResponder(request, socket));
@@ -155,7 +165,10 @@ void RestServer::flush(QTcpSocket* socket)
         out.writeHeader("Cache-Control", "no-store");
         for (const auto& [name, value] : r.headers)
             out.writeHeader(name, value);
-        out.writeBody(r.body);
+        if (p->head) // HEAD: the GET answer's headers (its Content-Length too), no body
+            out.writeBody("", 0);
+        else
+            out.writeBody(r.body);
     }
 }
 
@@ -164,7 +177,9 @@ bool RestServer::handleRequest(const QHttpServerRequest& request, QTcpSocket* so
     const std::shared_ptr<Pending> pending = enqueue(request, socket);
     Work async;
     Reply reply;
-    const QByteArray target = request.url().toEncoded();
+    // The request target as sent (path and query), not the absolute URL Qt rebuilds from Host.
+    const QByteArray target = request.url().toEncoded(QUrl::RemoveScheme | QUrl::RemoveAuthority);
+    pending->head = request.method() == QHttpServerRequest::Method::Head;
     if (target.size() > m_config.maxUrlBytes) {
         reply = errorReply(414,
             QString("request URL of %1 bytes is longer than the limit of %2 bytes")
@@ -191,6 +206,8 @@ bool RestServer::handleRequest(const QHttpServerRequest& request, QTcpSocket* so
     QPointer<QTcpSocket> guard(socket);
     m_pool.start([this, guard, socket, pending, work = std::move(async)] {
         Reply r;
+        if (pending->abandoned)
+            return; // the client left before its query started
         try {
             r = work();
         } catch (const std::exception& e) {
@@ -223,9 +240,18 @@ RestServer::Reply RestServer::route(const QHttpServerRequest& request, const QSt
     std::function<Reply(Params&)> handler;
     auto on = [&](const char* m, std::function<Reply(Params&)> h) {
         allowed << m;
-        if ((QByteArray(m) == "GET" && method == Method::Get) || (QByteArray(m) == "POST" && method == Method::Post))
+        const bool get = QByteArray(m) == "GET";
+        if ((get && (method == Method::Get || method == Method::Head)) || (!get && method == Method::Post))
             handler = std::move(h);
     };
+    // Authentication first: without the token nothing but / and /healthz is revealed, not even
+    // which routes exist.
+    const bool open = seg.isEmpty() || joined == "/healthz";
+    if (!open && !authorized(request)) {
+        Reply r = errorReply(401, "missing or wrong API token: send 'Authorization: Bearer <token>'", "Authorization");
+        r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"adclick\"");
+        return r;
+    }
     if (seg.isEmpty())
         on("GET", [&](Params& p) { return index(p); });
     else if (joined == "/healthz")
@@ -254,16 +280,10 @@ RestServer::Reply RestServer::route(const QHttpServerRequest& request, const QSt
     if (!handler) {
         QByteArray allow;
         for (const char* m : allowed)
-            allow += (allow.isEmpty() ? "" : ", ") + QByteArray(m);
+            allow += (allow.isEmpty() ? "" : ", ") + QByteArray(m) + (QByteArray(m) == "GET" ? ", HEAD" : "");
         Reply r = errorReply(405, QString("method not allowed on %1 (allowed: %2)")
                                       .arg(joined.left(200), QString::fromLatin1(allow)));
         r.headers.emplace_back("Allow", allow);
-        return r;
-    }
-    const bool open = seg.isEmpty() || joined == "/healthz";
-    if (!open && !authorized(request)) {
-        Reply r = errorReply(401, "missing or wrong API token: send 'Authorization: Bearer <token>'", "Authorization");
-        r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"adclick\"");
         return r;
     }
     Params params(request);

@@ -153,10 +153,10 @@ int runServeCommand(const ServeOptions& options, std::FILE* out, std::FILE* err)
         std::fprintf(err, "adclick: warning: %s\n", warning.c_str());
 
     IngestSession session(options.run, out, err);
-    session.setSnapshotIntervalMs(250);
     QueryServiceOptions qo;
     qo.windowMs = options.run.pipeline.window.windowMs;
     qo.allowedLatenessMs = options.run.pipeline.window.allowedLatenessMs;
+    qo.maxConnections = 8; // the REST workers hold at most 4: queries on the event loop never wait for one
     QueryService queries(options.run.store ? (options.run.dataDirectory.empty() ? defaultDataDirectory()
                                                                                 : options.run.dataDirectory)
                                            : std::string(),

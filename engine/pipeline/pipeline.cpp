@@ -44,6 +44,7 @@ Pipeline::Pipeline(PipelineConfig config, EventSource& source, Clock& clock)
     , m_dedup(config.dedupHorizonMs)
     , m_startWall(std::chrono::steady_clock::now())
     , m_lastSnapshotWall(m_startWall)
+    , m_lastPublishWall(m_startWall)
 {
     if (m_config.shards == 0)
         m_config.shards = 1;
@@ -91,7 +92,7 @@ PollResult Pipeline::step()
     deliverResults();
 
     const auto wall = std::chrono::steady_clock::now();
-    if (wall - m_lastSnapshotWall >= std::chrono::milliseconds(m_config.snapshotIntervalMs))
+    if (wall - m_lastPublishWall >= std::chrono::milliseconds(m_config.snapshotIntervalMs))
         publishSnapshot();
     return r;
 }
@@ -308,8 +309,18 @@ void Pipeline::publishSnapshot()
     snap->counters = m_counters;
     snap->lateness = m_lateness;
     snap->wallSeconds = std::chrono::duration<double>(wall - m_startWall).count();
+    // The rate over the last second or more (not the last snapshot interval: batches arrive
+    // unevenly within 100 ms, and snapshots published back to back would read 0).
     const double dt = std::chrono::duration<double>(wall - m_lastSnapshotWall).count();
-    snap->eventsPerWallSecond = dt > 0 ? static_cast<double>(m_counters.received - m_lastSnapshotReceived) / dt : 0;
+    if (dt >= 1.0) {
+        m_rate = static_cast<double>(m_counters.received - m_lastSnapshotReceived) / dt;
+        m_lastSnapshotWall = wall;
+        m_lastSnapshotReceived = m_counters.received;
+    }
+    m_lastPublishWall = wall;
+    // Before the first full second: the rate so far.
+    snap->eventsPerWallSecond = m_rate > 0 || dt <= 0 ? m_rate
+                                                      : static_cast<double>(m_counters.received - m_lastSnapshotReceived) / dt;
     snap->shards = m_config.shards;
     for (const auto& s : m_shards) {
         snap->openWindows = std::max(snap->openWindows, s->windows.openWindows());
@@ -321,8 +332,6 @@ void Pipeline::publishSnapshot()
     snap->recentWindows = m_recentSummaries;
     snap->topK = topK(m_config.topK.k);
     snap->finished = m_finished;
-    m_lastSnapshotWall = wall;
-    m_lastSnapshotReceived = m_counters.received;
     std::lock_guard lock(m_snapshotMutex);
     snap->sequence = ++m_snapshotSequence;
     m_snapshot = std::move(snap);

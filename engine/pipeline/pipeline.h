@@ -155,8 +155,10 @@ private:
     std::shared_ptr<const PipelineSnapshot> m_snapshot;
     std::uint64_t m_snapshotSequence = 0;
     std::chrono::steady_clock::time_point m_startWall;
-    std::chrono::steady_clock::time_point m_lastSnapshotWall;
+    std::chrono::steady_clock::time_point m_lastSnapshotWall; ///< start of the current rate interval
+    std::chrono::steady_clock::time_point m_lastPublishWall;
     std::uint64_t m_lastSnapshotReceived = 0;
+    double m_rate = 0; ///< received per wall second over the last complete interval (≥ 1 s)
 };
 
 } // namespace adclick::engine

@@ -57,7 +57,7 @@ struct PipelineSnapshot {
     PipelineCounters counters;
     LatenessHistogram lateness;
     double wallSeconds = 0; ///< wall time since the pipeline started
-    double eventsPerWallSecond = 0; ///< received rate over the last snapshot interval
+    double eventsPerWallSecond = 0; ///< received rate over the last second (or more) of wall time
     std::size_t openWindows = 0;
     std::size_t openCells = 0;
     std::size_t stateBytes = 0; ///< windows + top-K + de-duplication memory

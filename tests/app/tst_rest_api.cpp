@@ -471,8 +471,8 @@ private slots:
         row("bad device class", "GET", count + "?filter_user_agent=fridge", 400, "filter_user_agent");
         row("unknown named ad", "GET", "/v1/ads/no-such-ad/aggregated_count", 404, "ad_id");
         row("unknown ad in reconciliation", "GET", "/v1/reconciliation?ad_id=no-such-ad", 404, "ad_id");
-        row("DELETE top_k", "DELETE", "/v1/ads/top_k", 405, {}, {}, "allow: GET");
-        row("PUT batch runs", "PUT", "/v1/batch/runs", 405, {}, "{}", "allow: GET, POST");
+        row("DELETE top_k", "DELETE", "/v1/ads/top_k", 405, {}, {}, "allow: GET, HEAD");
+        row("PUT batch runs", "PUT", "/v1/batch/runs", 405, {}, "{}", "allow: GET, HEAD, POST");
         row("unknown route", "GET", "/v1/nope", 404, {});
         row("unknown nested route", "GET", "/v1/ads/1/aggregated_count/more", 404, {});
         row("batch run id not a number", "GET", "/v1/batch/runs/abc", 400, "id");
