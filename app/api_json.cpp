@@ -1,5 +1,7 @@
 #include "api_json.h"
 
+#include "json_out.h"
+
 #include "core/time_units.h"
 #include "ingest/reject_reason.h"
 
@@ -170,32 +172,6 @@ QJsonValue str(const std::string& s)
     return s.empty() ? QJsonValue() : QJsonValue(QString::fromStdString(s));
 }
 
-QJsonObject provenanceJson(const QueryProvenance& p, TimeMs windowMs)
-{
-    return QJsonObject { { "window_seconds", static_cast<qint64>(windowMs / kMsPerSecond) },
-        { "batch", n(p.batchWindows) }, { "speed_final", n(p.speedFinalWindows) }, { "open", n(p.openWindows) },
-        { "raw_log", n(p.rawLogWindows) }, { "missing", n(p.missingWindows) }, { "hour_buckets", n(p.hourBuckets) },
-        { "day_buckets", n(p.dayBuckets) } };
-}
-
-QJsonValue checkpointJson(const QueryCheckpointInfo& c, std::int64_t wallNowMs)
-{
-    if (!c.present)
-        return QJsonValue();
-    return QJsonObject { { "sequence", n(c.sequence) }, { "watermark", seconds(c.watermarkMs) },
-        { "end_of_input", c.watermarkMs >= INT64_MAX / 8 },
-        { "processing_time", seconds(c.processingTimeMs) }, { "committed_at", seconds(c.wallTimeMs) },
-        { "age_seconds", c.wallTimeMs > 0 ? static_cast<double>(wallNowMs - c.wallTimeMs) / 1000.0 : QJsonValue() },
-        { "raw_end_sequence", n(c.rawEndSequence) } };
-}
-
-QJsonArray notesJson(const std::vector<std::string>& notes)
-{
-    QJsonArray a;
-    for (const std::string& s : notes)
-        a.append(QString::fromStdString(s));
-    return a;
-}
 } // namespace
 
 QJsonValue seconds(TimeMs ms)
@@ -213,69 +189,124 @@ QJsonObject error(int status, const QString& message, const QString& parameter)
         { "status", status } };
 }
 
-QJsonObject count(const CountRequest& q, const CountResult& r, std::int64_t wallNowMs)
+namespace {
+void provenanceOut(JsonOut& j, const QueryProvenance& p, TimeMs windowMs)
 {
-    const CountFilters& f = q.filters;
-    QJsonObject o { { "ad_id", q.adId }, { "from", seconds(q.fromMs) }, { "to", seconds(q.toMs) },
-        { "click_count", n(r.total) },
-        { "filter",
-            QJsonObject { { "region", str(f.region) }, { "user_agent", str(f.userAgentClass) }, { "ip", str(f.ip) },
-                { "user_agent_contains", str(f.userAgentContains) } } },
-        { "effective_from", seconds(r.fromMs) }, { "effective_to", seconds(r.toMs) }, { "widened", r.widened },
-        { "exact", r.exact }, { "partial", r.partial }, { "path", QString::fromUtf8(countPathName(r.path).data()) },
-        { "provenance", provenanceJson(r.provenance, q.windowMs) },
-        { "checkpoint", checkpointJson(r.checkpoint, wallNowMs) }, { "notes", notesJson(r.notes) } };
-    if (r.raw) {
-        const RawScanSummary& s = *r.raw;
-        QJsonArray damage;
-        for (const std::string& d : s.damage)
-            damage.append(QString::fromStdString(d));
-        o["raw_scan"] = QJsonObject { { "records_read", n(s.recordsRead) }, { "records_matched", n(s.recordsMatched) },
-            { "duplicates_removed", n(s.duplicates) }, { "late_dropped_by_speed", n(s.lateDropped) },
-            { "segments_read", n(s.segmentsRead) }, { "segments_skipped", n(s.segmentsSkipped) },
-            { "blocks_read", n(s.blocksRead) }, { "blocks_skipped", n(s.blocksSkipped) }, { "bytes_read", n(s.bytesRead) },
-            { "damaged_blocks", n(s.damagedBlocks) }, { "damage", damage }, { "threads", static_cast<int>(s.threads) },
-            { "seconds", s.seconds } };
-    }
-    return o;
+    j.beginObject()
+        .key("window_seconds").value(static_cast<std::int64_t>(windowMs / kMsPerSecond))
+        .key("batch").value(p.batchWindows)
+        .key("speed_final").value(p.speedFinalWindows)
+        .key("open").value(p.openWindows)
+        .key("raw_log").value(p.rawLogWindows)
+        .key("missing").value(p.missingWindows)
+        .key("hour_buckets").value(p.hourBuckets)
+        .key("day_buckets").value(p.dayBuckets)
+        .endObject();
 }
 
-QJsonObject topK(const TopKQueryResult& r, bool approx, std::uint32_t windowMinutes, TimeMs windowMs,
-    const std::function<QString(AdId)>& adName)
+void checkpointOut(JsonOut& j, const QueryCheckpointInfo& c, std::int64_t wallNowMs)
 {
-    QJsonObject o { { "window_start", seconds(r.fromMs) }, { "window_end", seconds(r.toMs) },
-        { "window_minutes", static_cast<qint64>(windowMinutes) }, { "k", static_cast<qint64>(r.k) },
-        { "source", QString::fromUtf8(topKSourceName(r.source).data()) }, { "approx", approx } };
-    QJsonArray top;
+    if (!c.present) {
+        j.null();
+        return;
+    }
+    j.beginObject().key("sequence").value(c.sequence).key("watermark").seconds(c.watermarkMs);
+    j.key("end_of_input").value(c.watermarkMs >= INT64_MAX / 8);
+    j.key("processing_time").seconds(c.processingTimeMs).key("committed_at").seconds(c.wallTimeMs);
+    j.key("age_seconds");
+    if (c.wallTimeMs > 0)
+        j.value(static_cast<double>(wallNowMs - c.wallTimeMs) / 1000.0);
+    else
+        j.null();
+    j.key("raw_end_sequence").value(c.rawEndSequence).endObject();
+}
+
+void notesOut(JsonOut& j, const std::vector<std::string>& notes)
+{
+    j.beginArray();
+    for (const std::string& s : notes)
+        j.value(s);
+    j.endArray();
+}
+} // namespace
+
+QByteArray count(const CountRequest& q, const CountResult& r, std::int64_t wallNowMs)
+{
+    const CountFilters& f = q.filters;
+    JsonOut j;
+    j.beginObject().key("ad_id").value(q.adId).key("from").seconds(q.fromMs).key("to").seconds(q.toMs);
+    j.key("click_count").value(r.total);
+    j.key("filter").beginObject();
+    j.key("region").stringOrNull(f.region).key("user_agent").stringOrNull(f.userAgentClass);
+    j.key("ip").stringOrNull(f.ip).key("user_agent_contains").stringOrNull(f.userAgentContains).endObject();
+    j.key("effective_from").seconds(r.fromMs).key("effective_to").seconds(r.toMs).key("widened").value(r.widened);
+    j.key("exact").value(r.exact).key("partial").value(r.partial).key("path").value(countPathName(r.path));
+    j.key("provenance");
+    provenanceOut(j, r.provenance, q.windowMs);
+    j.key("checkpoint");
+    checkpointOut(j, r.checkpoint, wallNowMs);
+    j.key("notes");
+    notesOut(j, r.notes);
+    if (r.raw) {
+        const RawScanSummary& s = *r.raw;
+        j.key("raw_scan").beginObject();
+        j.key("records_read").value(s.recordsRead).key("records_matched").value(s.recordsMatched);
+        j.key("duplicates_removed").value(s.duplicates).key("late_dropped_by_speed").value(s.lateDropped);
+        j.key("segments_read").value(s.segmentsRead).key("segments_skipped").value(s.segmentsSkipped);
+        j.key("blocks_read").value(s.blocksRead).key("blocks_skipped").value(s.blocksSkipped);
+        j.key("bytes_read").value(s.bytesRead).key("damaged_blocks").value(s.damagedBlocks);
+        j.key("damage");
+        notesOut(j, s.damage);
+        j.key("threads").value(s.threads).key("seconds").value(s.seconds).endObject();
+    }
+    j.endObject();
+    return j.take();
+}
+
+QByteArray topK(const TopKQueryResult& r, bool approx, std::uint32_t windowMinutes, TimeMs windowMs,
+    const std::function<std::string(AdId)>& adName)
+{
+    JsonOut j;
+    j.beginObject().key("window_start").seconds(r.fromMs).key("window_end").seconds(r.toMs);
+    j.key("window_minutes").value(windowMinutes).key("k").value(r.k);
+    j.key("source").value(topKSourceName(r.source)).key("approx").value(approx);
+    j.key("top_ads").beginArray();
     if (approx && r.live) {
         for (const TopKApproxEntry& e : r.live->approx)
-            top.append(QJsonObject { { "ad_id", adName(e.adId) }, { "click_count", n(e.estimate) },
-                { "exact_count", n(e.exactCount) }, { "error", n(e.estimate - std::min(e.estimate, e.exactCount)) } });
+            j.beginObject()
+                .key("ad_id").value(adName(e.adId))
+                .key("click_count").value(e.estimate)
+                .key("exact_count").value(e.exactCount)
+                .key("error").value(e.estimate - std::min(e.estimate, e.exactCount))
+                .endObject();
     } else {
         for (const TopKEntry& e : r.entries)
-            top.append(QJsonObject { { "ad_id", adName(e.adId) }, { "click_count", n(e.count) } });
+            j.beginObject().key("ad_id").value(adName(e.adId)).key("click_count").value(e.count).endObject();
     }
-    o["top_ads"] = top;
+    j.endArray();
     if (r.live) {
         const TopKResult& l = *r.live;
-        o["total_clicks"] = n(l.totalEvents);
-        if (approx)
-            o["approximation"] = QJsonObject { { "method", "count-min sketch + candidate list" },
-                { "epsilon", l.epsilon }, { "delta", l.delta }, { "error_bound", n(l.errorBound) },
-                { "guarantee",
-                    QString("each click_count overestimates the true count by at most error_bound (= ceil(epsilon * "
-                            "total_clicks)) with probability at least 1 - delta") },
-                { "measured_error",
-                    QJsonObject { { "max_abs", n(l.maxAbsError) }, { "mean_abs", l.meanAbsError },
-                        { "precision", l.precision }, { "within_bound", l.withinBound } } },
-                { "sketch_bytes", n(l.sketchBytes) }, { "exact_bytes", n(l.exactBytes) } };
+        j.key("total_clicks").value(l.totalEvents);
+        if (approx) {
+            j.key("approximation").beginObject();
+            j.key("method").value("count-min sketch + candidate list");
+            j.key("epsilon").value(l.epsilon).key("delta").value(l.delta).key("error_bound").value(l.errorBound);
+            j.key("guarantee").value("each click_count overestimates the true count by at most error_bound (= "
+                                     "ceil(epsilon * total_clicks)) with probability at least 1 - delta");
+            j.key("measured_error").beginObject();
+            j.key("max_abs").value(l.maxAbsError).key("mean_abs").value(l.meanAbsError);
+            j.key("precision").value(l.precision).key("within_bound").value(l.withinBound).endObject();
+            j.key("sketch_bytes").value(static_cast<std::uint64_t>(l.sketchBytes));
+            j.key("exact_bytes").value(static_cast<std::uint64_t>(l.exactBytes)).endObject();
+        }
     } else {
-        o["widened"] = r.widened;
-        o["partial"] = r.partial;
-        o["provenance"] = provenanceJson(r.provenance, windowMs);
+        j.key("widened").value(r.widened).key("partial").value(r.partial).key("provenance");
+        provenanceOut(j, r.provenance, windowMs);
     }
-    o["notes"] = notesJson(r.notes);
-    return o;
+    j.key("notes");
+    notesOut(j, r.notes);
+    j.endObject();
+    return j.take();
 }
 
 namespace {

@@ -45,12 +45,14 @@ struct CountRequest {
 };
 /// GET /v1/ads/{ad_id}/aggregated_count: the seed's fields (ad_id, from, to, click_count, filter)
 /// plus the effective range, provenance, checkpoint and notes.
-QJsonObject count(const CountRequest& request, const engine::CountResult& result, std::int64_t wallNowMs);
+/// Compact JSON text (hot route: written directly, not through QJsonObject).
+QByteArray count(const CountRequest& request, const engine::CountResult& result, std::int64_t wallNowMs);
 
 /// GET /v1/ads/top_k: the seed's shape (window_start, window_end, top_ads[{ad_id, click_count}]);
 /// approx: top_ads are the Count-Min Sketch answer with its error bound and measured error.
-QJsonObject topK(const engine::TopKQueryResult& result, bool approx, std::uint32_t windowMinutes,
-    engine::TimeMs windowMs, const std::function<QString(engine::AdId)>& adName);
+/// Compact JSON text (hot route).
+QByteArray topK(const engine::TopKQueryResult& result, bool approx, std::uint32_t windowMinutes,
+    engine::TimeMs windowMs, const std::function<std::string(engine::AdId)>& adName);
 
 /// What the server knows of itself and its pipeline, for /v1/pipeline, /metrics and /healthz.
 struct ServerStatus {

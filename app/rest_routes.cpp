@@ -3,6 +3,7 @@
 
 #include "ingest_session.h"
 #include "rest_server.h"
+#include "core/ad_dictionary.h"
 #include "rest_support.h"
 
 #include <QDateTime>
@@ -115,7 +116,9 @@ RestServer::Reply RestServer::count(const QString& adText, Params& p, Work& asyn
         const CountResult r = m_queries.count(*ad, request.fromMs, request.toMs, request.filters);
         if (!r.ok())
             return queryError(r.status, r.error, r.errorParameter);
-        return jsonReply(200, api::count(request, r, wallNowMs()));
+        RestServer::Reply reply;
+        reply.body = api::count(request, r, wallNowMs());
+        return reply;
     };
     // From the rows a count takes tens of microseconds: answered here, without a thread hop.
     // IP and user-agent text filters recount the raw log (up to seconds): on a worker.
@@ -161,10 +164,14 @@ RestServer::Reply RestServer::topK(Params& p, Work& async)
                     : "approx: no live answer yet: the pipeline has not completed its first minute",
                 "approx");
         auto name = [this](AdId id) {
+            if (id < kFirstNamedAdId)
+                return std::to_string(id); // numeric ads are their own name (no store lookup)
             const auto n = m_queries.adName(id);
-            return QString::fromStdString(n ? *n : std::to_string(id));
+            return n ? *n : std::to_string(id);
         };
-        return jsonReply(200, api::topK(r, approx, range ? 0 : wm, windowMs, name));
+        RestServer::Reply reply;
+        reply.body = api::topK(r, approx, range ? 0 : wm, windowMs, name);
+        return reply;
     };
     // The live last minute is in memory: answered here. Rows (a range, or no live answer) on a worker.
     if (!range && wm == 1 && m_session) {
