@@ -24,6 +24,7 @@ struct RestServer::Pending {
     QHttpServerResponder responder;
     std::optional<Reply> reply; ///< set when answered; sent once every earlier one is
     bool head = false; ///< HEAD: headers only
+    bool close = false; ///< close the connection after this answer
     std::atomic<bool> abandoned { false }; ///< the connection closed: a queued query need not run
 };
 
@@ -128,7 +129,10 @@ std::shared_ptr<RestServer::Pending> RestServer::enqueue(const QHttpServerReques
                 for (const auto& p : *c)
                     p->abandoned = true;
         });
-        connect(socket, &QObject::destroyed, this, [this, socket] { m_connections.remove(socket); });
+        connect(socket, &QObject::destroyed, this, [this, socket] {
+            m_connections.remove(socket);
+            m_closing.remove(socket);
+        });
     }
     auto pending = std::make_shared<Pending>(makeResponder(request, socket));
     it->push_back(pending);
@@ -165,18 +169,72 @@ void RestServer::flush(QTcpSocket* socket)
         out.writeHeader("Cache-Control", "no-store");
         for (const auto& [name, value] : r.headers)
             out.writeHeader(name, value);
+        if (p->close)
+            out.writeHeader("Connection", "close");
         if (p->head) // HEAD: the GET answer's headers (its Content-Length too), no body
             out.writeBody("", 0);
         else
             out.writeBody(r.body);
+        if (p->close) {
+            socket->disconnectFromHost(); // after the pending bytes are written
+            queue.clear();
+            return;
+        }
     }
 }
 
+namespace {
+/// Why the framing of a request cannot be trusted (empty: it can). Qt 6.4's parser drops every
+/// header when it cannot parse them, reads only the first Content-Length and takes one it cannot
+/// parse as "no body": the body would then be read as the next request (request smuggling).
+QString framingProblem(const QHttpServerRequest& request)
+{
+    const auto headers = request.headers();
+    if (headers.isEmpty())
+        return "malformed request headers (or more than the parser accepts)";
+    int contentLengths = 0;
+    bool host = false;
+    for (const auto& [name, value] : headers) {
+        const QByteArray n = name.toLower();
+        if (n == "host")
+            host = true;
+        else if (n == "transfer-encoding" && value.trimmed().toLower() != "chunked")
+            return "unsupported Transfer-Encoding";
+        else if (n == "content-length") {
+            ++contentLengths;
+            const QByteArray v = value.trimmed();
+            if (v.isEmpty() || v.size() > 18)
+                return "invalid Content-Length";
+            for (char c : v)
+                if (c < '0' || c > '9')
+                    return "invalid Content-Length (expected decimal digits)";
+        }
+    }
+    if (contentLengths > 1)
+        return "more than one Content-Length header";
+    if (contentLengths == 1 && request.value("transfer-encoding").size() > 0)
+        return "both Content-Length and Transfer-Encoding";
+    if (!host)
+        return "missing Host header (required by HTTP/1.1)";
+    return {};
+}
+} // namespace
+
 bool RestServer::handleRequest(const QHttpServerRequest& request, QTcpSocket* socket)
 {
+    if (m_closing.contains(socket))
+        return true; // after a request whose framing failed: whatever follows is not a request
     const std::shared_ptr<Pending> pending = enqueue(request, socket);
+    pending->close = request.value("connection").trimmed().toLower() == "close";
     Work async;
     Reply reply;
+    if (const QString problem = framingProblem(request); !problem.isEmpty()) {
+        // Answer, then close: the rest of the connection's bytes cannot be framed safely.
+        pending->close = true;
+        m_closing.insert(socket);
+        complete(socket, pending, errorReply(400, "bad request: " + problem));
+        return true;
+    }
     // The request target as sent (path and query), not the absolute URL Qt rebuilds from Host.
     const QByteArray target = request.url().toEncoded(QUrl::RemoveScheme | QUrl::RemoveAuthority);
     pending->head = request.method() == QHttpServerRequest::Method::Head;

@@ -6,6 +6,7 @@
 #include <QAbstractHttpServer>
 #include <QElapsedTimer>
 #include <QHash>
+#include <QSet>
 #include <QHttpServerRequest>
 #include <QHttpServerResponder>
 #include <QJsonObject>
@@ -111,6 +112,7 @@ private:
     QThreadPool m_pool;
     QElapsedTimer m_started;
     QHash<QTcpSocket*, std::deque<std::shared_ptr<Pending>>> m_connections;
+    QSet<QTcpSocket*> m_closing; ///< answered a request with broken framing: closing, reads ignored
     bool m_stopping = false;
     std::atomic<std::uint64_t> m_requests { 0 };
     std::atomic<std::uint64_t> m_clientErrors { 0 };
