@@ -268,64 +268,8 @@ SqliteStatus QueryService::Impl::sumSegment(
     return {};
 }
 
-SqliteStatus QueryService::Impl::sumSpeedWindows(ReadConnection& c, const Segment& seg, const StoreView& view,
-    AdId ad, const ParsedFilters& f, std::uint64_t& out, QueryProvenance& prov) const
-{
-    // The ad's rows are one primary-key range: grouped by window in key order, no sorter.
-    SqliteStatus s;
-    // Plain rows, summed here: SQLite's GROUP BY / CASE cost more per row than the step itself.
-    SqliteStatement* q = c.statement("SELECT window_start, country, device, count, final FROM speed_minute "
-                                     "WHERE ad_id = ?1 AND window_start >= ?2 AND window_start < ?3",
-        s);
-    if (!q)
-        return s;
-    SqliteResetGuard guard(*q);
-    q->bindInt64(1, ad).bindInt64(2, seg.fromMs).bindInt64(3, seg.toMs);
-    const std::int64_t country = f.country ? std::int64_t { *f.country } : -1;
-    const std::int64_t device = f.device ? static_cast<std::int64_t>(*f.device) : -1;
-    // As addProvenance: a window the watermark closed is final unless a row still says open; a
-    // window it has not closed is open unless rows exist and all are final.
-    const TimeMs closed = closedBefore(view);
-    const TimeMs w = options.windowMs;
-    std::uint64_t openInClosed = 0;
-    std::uint64_t finalInOpen = 0;
-    TimeMs current = kMinTimeMs; // rows come in key order: one window after the other
-    bool currentFinal = true;
-    auto closeWindow = [&] {
-        if (current == kMinTimeMs)
-            return;
-        if (current < closed)
-            openInClosed += currentFinal ? 0 : 1;
-        else
-            finalInOpen += currentFinal ? 1 : 0;
-    };
-    SqliteStatement::Step step;
-    while ((step = q->step()) == SqliteStatement::Step::Row) {
-        const TimeMs window = q->columnInt64(0);
-        if (window != current) {
-            closeWindow();
-            current = window;
-            currentFinal = true;
-        }
-        currentFinal = currentFinal && q->columnInt64(4) != 0;
-        if ((country < 0 || q->columnInt64(1) == country) && (device < 0 || q->columnInt64(2) == device))
-            out += static_cast<std::uint64_t>(std::max<std::int64_t>(0, q->columnInt64(3)));
-    }
-    if (step != SqliteStatement::Step::Done)
-        return q->status();
-    closeWindow();
-    const TimeMs split = std::clamp(closed, seg.fromMs, seg.toMs);
-    const std::uint64_t closedWindows = windowsIn(seg.fromMs, split, w);
-    const std::uint64_t openWindows = windowsIn(split, seg.toMs, w);
-    openInClosed = std::min(openInClosed, closedWindows);
-    finalInOpen = std::min(finalInOpen, openWindows);
-    prov.openWindows += openInClosed + (openWindows - finalInOpen);
-    prov.speedFinalWindows += (closedWindows - openInClosed) + finalInOpen;
-    return {};
-}
-
 SqliteStatus QueryService::Impl::addProvenance(ReadConnection& c, const RangePlan& plan, const StoreView& view,
-    std::optional<AdId> ad, QueryProvenance& prov, bool skipSpeedWindows) const
+    std::optional<AdId> ad, QueryProvenance& prov) const
 {
     const TimeMs w = options.windowMs;
     const TimeMs closed = closedBefore(view);
@@ -344,8 +288,6 @@ SqliteStatus QueryService::Impl::addProvenance(ReadConnection& c, const RangePla
             prov.speedFinalWindows += windows;
             continue;
         }
-        if (skipSpeedWindows)
-            continue;
         // Closed by the watermark: final unless a row still says open. Not closed: open unless
         // rows exist and all are final.
         if (const TimeMs end = std::min(seg.toMs, closed); seg.fromMs < end) {
@@ -430,16 +372,13 @@ CountResult QueryService::Impl::countRows(
             splitSegments(view, options.windowMs, plan);
             for (const Segment& seg : plan.segments) {
                 std::uint64_t n = 0;
-                s = seg.kind == RowKind::Speed && seg.bucketMs == options.windowMs
-                    ? sumSpeedWindows(c, seg, view, ad, f, n, prov) // sum and provenance in one pass
-                    : sumSegment(c, seg, ad, f, n);
-                if (!s.ok())
+                if (s = sumSegment(c, seg, ad, f, n); !s.ok())
                     break;
                 total += n;
             }
         }
         if (s.ok())
-            s = addProvenance(c, plan, view, ad, prov, /*skipSpeedWindows=*/true);
+            s = addProvenance(c, plan, view, ad, prov);
         if (s.ok())
             s = tx.commit();
     }

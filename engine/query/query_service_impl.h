@@ -170,13 +170,8 @@ struct QueryService::Impl {
         ReadConnection& c, const querydetail::Segment& seg, AdId ad, const ParsedFilters& f, std::uint64_t& out) const;
     /// Adds the windows of every segment to `prov` (final/open for speed windows, per the rows of
     /// `ad`, or of all ads when ad is nullopt, and the view's watermark).
-    /// With skipSpeedWindows, speed segments at window size are left out (the caller counted them).
     SqliteStatus addProvenance(ReadConnection& c, const RangePlan& plan, const StoreView& view, std::optional<AdId> ad,
-        QueryProvenance& prov, bool skipSpeedWindows = false) const;
-    /// One pass over one ad's speed window rows of a segment (at window size): the filtered Σ
-    /// count and the segment's final/open windows (what sumSegment + addProvenance would give).
-    SqliteStatus sumSpeedWindows(ReadConnection& c, const querydetail::Segment& seg, const StoreView& view, AdId ad,
-        const ParsedFilters& f, std::uint64_t& out, QueryProvenance& prov) const;
+        QueryProvenance& prov) const;
     /// First window start that the watermark has not closed (end + lateness > watermark).
     TimeMs closedBefore(const StoreView& view) const;
 
