@@ -222,6 +222,8 @@ SqliteStatus QueryService::Impl::readCoverage(ReadConnection& c, TimeMs fromMs, 
         = c.db.queryInt64("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'batch_run'", hasTable);
         !s.ok() || hasTable == 0)
         return s;
+    if (SqliteStatus s = c.db.queryInt64("SELECT coalesce(max(run_id), 0) FROM batch_run", view.latestRunId); !s.ok())
+        return s;
     SqliteStatus s;
     SqliteStatement* q = c.statement(
         "SELECT from_ms, to_ms FROM batch_run WHERE to_ms > ?1 AND from_ms < ?2 ORDER BY from_ms, to_ms", s);
@@ -368,17 +370,36 @@ CountResult QueryService::Impl::countRows(
             effectiveRange(fromMs, toMs, view, options.windowMs, plan);
             s = readCoverage(c, plan.fromMs, plan.toMs, view);
         }
+        const CountKey key { ad, plan.fromMs, plan.toMs, f.country ? std::int64_t { *f.country } : -1,
+            f.device ? static_cast<std::int64_t>(*f.device) : -1 };
+        const StoreVersion version { view.checkpoint.present ? view.checkpoint.sequence : 0, view.minuteCutoffMs,
+            view.hourCutoffMs, view.deleteCutoffMs, view.latestRunId };
+        bool cached = false;
         if (s.ok()) {
             splitSegments(view, options.windowMs, plan);
+            std::lock_guard lock(cacheMutex);
+            if (auto it = countCache.find(key); it != countCache.end() && it->second.version == version) {
+                total = it->second.total;
+                prov = it->second.provenance;
+                cached = true;
+            }
+        }
+        if (s.ok() && !cached) {
             for (const Segment& seg : plan.segments) {
                 std::uint64_t n = 0;
                 if (s = sumSegment(c, seg, ad, f, n); !s.ok())
                     break;
                 total += n;
             }
+            if (s.ok())
+                s = addProvenance(c, plan, view, ad, prov);
+            if (s.ok()) {
+                std::lock_guard lock(cacheMutex);
+                if (countCache.size() >= kCountCacheEntries)
+                    countCache.clear();
+                countCache[key] = CountEntry { version, total, prov };
+            }
         }
-        if (s.ok())
-            s = addProvenance(c, plan, view, ad, prov);
         if (s.ok())
             s = tx.commit();
     }

@@ -48,6 +48,7 @@ struct StoreView {
     TimeMs minuteCutoffMs = kMinTimeMs; ///< minute rows before this are hour rows
     TimeMs hourCutoffMs = kMinTimeMs; ///< hour rows before this are day rows
     TimeMs deleteCutoffMs = kMinTimeMs; ///< nothing is stored before this
+    std::int64_t latestRunId = 0; ///< the newest batch run (0: none)
     std::vector<std::pair<TimeMs, TimeMs>> coverage;
 };
 
@@ -186,6 +187,45 @@ struct QueryService::Impl {
     std::string rawDirectory;
     QueryServiceOptions options;
     std::string configError; ///< non-empty: the options are unusable, every query fails with it
+
+    /// Row counts per (ad, effective range, filters), valid for one version of the store: every
+    /// change of the rows a count reads comes with a new checkpoint sequence (speed rows), a new
+    /// batch run id (batch rows) or new rollup / retention cutoffs, so equal versions mean equal
+    /// answers. Dashboards and scripts repeat the same counts between checkpoints (every 0.5–1 s);
+    /// a popular ad's count reads thousands of rows.
+    struct CountKey {
+        AdId ad = 0;
+        TimeMs fromMs = 0;
+        TimeMs toMs = 0;
+        std::int64_t country = -1;
+        std::int64_t device = -1;
+        friend bool operator==(const CountKey&, const CountKey&) = default;
+    };
+    struct CountKeyHash {
+        std::size_t operator()(const CountKey& k) const
+        {
+            std::uint64_t h = k.ad * 0x9E3779B97F4A7C15ull;
+            for (std::int64_t v : { k.fromMs, k.toMs, k.country, k.device })
+                h = (h ^ static_cast<std::uint64_t>(v)) * 0xFF51AFD7ED558CCDull;
+            return static_cast<std::size_t>(h ^ (h >> 29));
+        }
+    };
+    struct StoreVersion {
+        std::uint64_t checkpoint = 0;
+        TimeMs minuteCutoffMs = 0;
+        TimeMs hourCutoffMs = 0;
+        TimeMs deleteCutoffMs = 0;
+        std::int64_t latestRunId = 0;
+        friend bool operator==(const StoreVersion&, const StoreVersion&) = default;
+    };
+    struct CountEntry {
+        StoreVersion version;
+        std::uint64_t total = 0;
+        QueryProvenance provenance;
+    };
+    static constexpr std::size_t kCountCacheEntries = 16384; ///< cleared when full
+    mutable std::mutex cacheMutex;
+    mutable std::unordered_map<CountKey, CountEntry, CountKeyHash> countCache;
 
     mutable std::mutex mutex;
     mutable std::condition_variable released;
