@@ -225,7 +225,11 @@ bool RestServer::handleRequest(const QHttpServerRequest& request, QTcpSocket* so
     if (m_closing.contains(socket))
         return true; // after a request whose framing failed: whatever follows is not a request
     const std::shared_ptr<Pending> pending = enqueue(request, socket);
-    pending->close = request.value("connection").trimmed().toLower() == "close";
+    pending->head = request.method() == QHttpServerRequest::Method::Head;
+    for (const QByteArray& token : request.value("connection").toLower().split(','))
+        pending->close = pending->close || token.trimmed() == "close";
+    if (pending->close)
+        m_closing.insert(socket); // RFC 9112 §9.6: nothing pipelined after it is processed
     Work async;
     Reply reply;
     if (const QString problem = framingProblem(request); !problem.isEmpty()) {
@@ -237,7 +241,6 @@ bool RestServer::handleRequest(const QHttpServerRequest& request, QTcpSocket* so
     }
     // The request target as sent (path and query), not the absolute URL Qt rebuilds from Host.
     const QByteArray target = request.url().toEncoded(QUrl::RemoveScheme | QUrl::RemoveAuthority);
-    pending->head = request.method() == QHttpServerRequest::Method::Head;
     if (target.size() > m_config.maxUrlBytes) {
         reply = errorReply(414,
             QString("request URL of %1 bytes is longer than the limit of %2 bytes")
@@ -282,10 +285,11 @@ bool RestServer::handleRequest(const QHttpServerRequest& request, QTcpSocket* so
     return true;
 }
 
-void RestServer::missingHandler(const QHttpServerRequest& request, QTcpSocket* socket)
+void RestServer::missingHandler(const QHttpServerRequest&, QTcpSocket*)
 {
-    // handleRequest answers every request; this is only reached if that ever changes.
-    complete(socket, enqueue(request, socket), errorReply(404, "no such route"));
+    // handleRequest answers every request. Qt 6.4 still calls this after it for a WebSocket
+    // upgrade request (no WebSocket route here) and then closes the connection: answering again
+    // would give one request two answers.
 }
 
 RestServer::Reply RestServer::route(const QHttpServerRequest& request, const QStringList& seg, Work& async)

@@ -221,7 +221,8 @@ inline qsizetype parseResponse(const QByteArray& buf, bool head, HttpResult& out
     if (!ok)
         return -1;
     const qsizetype bodyStart = end + 4;
-    // A HEAD answer has no body, though this server sends one: take what is there.
+    // A HEAD answer has no body; take what is there all the same (this server sends one with a
+    // 400 for broken framing), so that it is not read as the next answer.
     const qsizetype take = head ? std::min<qsizetype>(length, buf.size() - bodyStart) : length;
     if (buf.size() - bodyStart < take)
         return 0;
@@ -293,7 +294,14 @@ struct Operation {
     QString target; ///< path parameters from their examples
     QString query; ///< query parameters that have examples
     QByteArray body; ///< the request body's example, if any
-    QSet<QString> responses;
+    QSet<QString> responses; ///< the keys of its "responses": codes, ranges ("4XX") or "default"
+
+    /// Whether `status` is among the documented responses, exactly, by its range or as "default".
+    bool documents(int status) const
+    {
+        return responses.contains(QString::number(status)) || responses.contains(QString("%1XX").arg(status / 100))
+            || responses.contains(QString("%1xx").arg(status / 100)) || responses.contains("default");
+    }
 };
 
 inline QList<Operation> documentedOperations(const QJsonObject& doc, QStringList& problems)
