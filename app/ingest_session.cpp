@@ -209,7 +209,6 @@ int IngestSession::loop(bool keepBatches)
 
     const auto wallStart = std::chrono::steady_clock::now();
     auto lastProgress = wallStart;
-    auto lastSnapshot = wallStart;
     const TimeMs startMs = m_clock->nowMs();
     const TimeMs untilMs = options.durationMs ? startMs + *options.durationMs : 0;
     auto printPending = [&](bool withTopK) {
@@ -256,10 +255,6 @@ int IngestSession::loop(bool keepBatches)
         if (untilMs > 0 && m_clock->nowMs() >= untilMs)
             break;
         const auto now = std::chrono::steady_clock::now();
-        if (m_snapshotIntervalMs > 0 && now - lastSnapshot >= std::chrono::milliseconds(m_snapshotIntervalMs)) {
-            lastSnapshot = now;
-            pipeline.publishSnapshot();
-        }
         // Progress between windows: every second as JSON, every 5 s as text.
         if (now - lastProgress >= std::chrono::seconds(options.json ? 1 : 5)) {
             lastProgress = now;

@@ -37,8 +37,6 @@ public:
     /// when the final checkpoint failed). With keepBatches the scheduler keeps running
     /// afterwards (serve: POST /v1/batch/runs still works); else it is cancelled.
     int loop(bool keepBatches = false);
-    /// Publish a snapshot at least this often (wall time) while looping; 0 = only with progress.
-    void setSnapshotIntervalMs(int ms) { m_snapshotIntervalMs = ms; }
 
     void requestStop();
     bool stopRequested() const { return m_stop.load(std::memory_order_acquire); }
@@ -77,7 +75,6 @@ private:
     engine::RecoveryReport m_recovery;
     std::atomic<bool> m_stop { false };
     std::atomic<bool> m_ended { false };
-    int m_snapshotIntervalMs = 0;
 };
 
 } // namespace adclick::app

@@ -250,8 +250,8 @@ RestServer::Reply RestServer::postBatch(const QHttpServerRequest& request, Param
         const QJsonValue v = body.value(QLatin1String(key));
         if (v.isUndefined() || v.isNull())
             return std::nullopt;
-        const double d = v.toDouble(-1);
-        if (!v.isDouble() || d < 0 || d > static_cast<double>(kMaxUnixSeconds) || d != static_cast<double>(static_cast<std::int64_t>(d)))
+        const double d = v.isDouble() ? v.toDouble() : -1.0; // -1: not a number, rejected below
+        if (d < 0 || d > static_cast<double>(kMaxUnixSeconds) || d != static_cast<double>(static_cast<std::int64_t>(d)))
             return errorReply(400, QString("%1: expected Unix seconds (an integer from 0 to %2)").arg(key).arg(kMaxUnixSeconds),
                 QString::fromLatin1(key));
         out = static_cast<std::int64_t>(d);
