@@ -396,7 +396,7 @@ QJsonObject pipeline(const ServerStatus& st)
                                        : QJsonValue() },
             { "last_commit_ms", c.lastCommitMs }, { "max_commit_ms", c.maxCommitMs },
             { "max_ingest_stall_ms", c.maxCaptureMs }, { "failed_attempts", n(c.failedAttempts) },
-            { "paused", c.paused }, { "pause_reason", str(c.pauseReason) }, { "raw_records", n(c.rawRecords) },
+            { "paused", c.paused }, { "failed", c.failed }, { "pause_reason", str(c.pauseReason) }, { "raw_records", n(c.rawRecords) },
             { "raw_bytes", n(c.rawBytes) }, { "quarantined_records", n(c.quarantined) } };
     }
     if (st.batches)
@@ -406,10 +406,13 @@ QJsonObject pipeline(const ServerStatus& st)
 
 QJsonObject health(const ServerStatus& st)
 {
+    const bool failed = st.checkpoint && st.checkpoint->failed;
     const bool paused = st.checkpoint && st.checkpoint->paused;
-    QJsonObject o { { "status", paused ? "degraded" : "ok" }, { "ingest_ended", st.ingestEnded },
+    QJsonObject o { { "status", failed ? "failed" : paused ? "degraded" : "ok" }, { "ingest_ended", st.ingestEnded },
         { "stopping", st.stopping }, { "uptime_seconds", st.uptimeSeconds } };
-    if (paused)
+    if (failed)
+        o["reason"] = QString::fromStdString("ingestion stopped, the database is damaged: " + st.checkpoint->pauseReason);
+    else if (paused)
         o["reason"] = QString::fromStdString("ingestion paused: " + st.checkpoint->pauseReason);
     return o;
 }
@@ -520,6 +523,8 @@ QByteArray metrics(const ServerStatus& st)
         one(out, "adclick_checkpoint_commit_seconds", "gauge", "Duration of the last checkpoint commit.",
             c.lastCommitMs / 1000.0);
         one(out, "adclick_ingest_paused", "gauge", "1 while ingestion waits for a failing checkpoint.", c.paused ? 1 : 0);
+        one(out, "adclick_store_failed", "gauge", "1 once the database was found damaged and ingestion stopped.",
+            c.failed ? 1 : 0);
         one(out, "adclick_raw_log_bytes_total", "counter", "Raw click log bytes written by this process.",
             static_cast<double>(c.rawBytes));
         one(out, "adclick_quarantined_records_total", "counter", "Records written to quarantine.ndjson by this process.",

@@ -224,7 +224,17 @@ int IngestSession::loop(bool keepBatches)
 
     bool endOfStream = false;
     bool reportedPause = false;
+    bool storeFailed = false;
     while (!pipeline.stopRequested()) {
+        if (m_checkpointer && m_checkpointer->failed()) {
+            std::fprintf(m_err,
+                "adclick: ingestion stopped: %s. The database in %s is damaged and cannot take checkpoints; "
+                "its last good checkpoint and the raw log are left untouched (check it with sqlite3 "
+                "adclick.db 'PRAGMA integrity_check').\n",
+                m_checkpointer->stats().pauseReason.c_str(), m_dataDir.c_str());
+            storeFailed = true;
+            break;
+        }
         if (m_checkpointer && m_checkpointer->paused()) {
             // Nothing is ingested until the store can take a checkpoint again.
             if (!reportedPause)
@@ -290,7 +300,10 @@ int IngestSession::loop(bool keepBatches)
     int rc = 0;
     if (m_checkpointer) {
         std::string error;
-        if (!m_checkpointer->close(error)) {
+        if (storeFailed) {
+            (void)m_checkpointer->close(error); // no final checkpoint: stops the store thread
+            rc = 3;
+        } else if (!m_checkpointer->close(error)) {
             std::fprintf(m_err, "adclick: %s; the last good checkpoint is kept and the next run resumes from it\n",
                 error.c_str());
             rc = 3;

@@ -214,7 +214,7 @@ void Checkpointer::submit(std::unique_ptr<Job> job)
 
 void Checkpointer::afterStep()
 {
-    if (m_poisoned || !m_raw)
+    if (m_poisoned || !m_raw || failed())
         return;
     {
         std::lock_guard lock(m_mutex);
@@ -243,7 +243,7 @@ bool Checkpointer::waitIdle(std::chrono::milliseconds giveUpAfter)
 
 bool Checkpointer::checkpointNow(std::string& error)
 {
-    if (m_poisoned || !m_raw) {
+    if (m_poisoned || !m_raw || failed()) {
         std::lock_guard lock(m_mutex);
         error = "no checkpoint possible: " + m_stats.pauseReason;
         return false;
@@ -315,14 +315,14 @@ bool Checkpointer::close(std::string& error)
     return ok;
 }
 
-bool Checkpointer::commit(Job& job)
+StoreStatus Checkpointer::commit(Job& job)
 {
     std::string error;
     m_store->setInjectedFailure(m_injectFailure.load(std::memory_order_acquire));
     for (const auto& f : job.cut.files)
         if (!f->sync(error)) {
             job.error = error;
-            return false;
+            return StoreStatus::IoError;
         }
     const auto trace = [&](const char* what) {
         if (!m_trace.isOpen())
@@ -331,13 +331,13 @@ bool Checkpointer::commit(Job& job)
         (void)!::write(m_trace.fd(), line.data(), line.size());
     };
     trace("begin");
-    if (m_store->writeCheckpoint(job.data) != StoreStatus::Ok) {
+    if (const StoreStatus s = m_store->writeCheckpoint(job.data); s != StoreStatus::Ok) {
         job.error = "checkpoint commit failed: " + m_store->error();
         trace("failed");
-        return false;
+        return s;
     }
     trace("end");
-    return true;
+    return StoreStatus::Ok;
 }
 
 void Checkpointer::maintain(TimeMs nowMs)
@@ -366,10 +366,10 @@ void Checkpointer::storeThread()
             while (true) {
                 lock.unlock();
                 const auto t0 = std::chrono::steady_clock::now();
-                const bool ok = commit(job);
+                const StoreStatus status = commit(job);
                 const double ms = msSince(t0);
                 lock.lock();
-                if (ok) {
+                if (status == StoreStatus::Ok) {
                     ++m_stats.checkpoints;
                     m_stats.rowsWritten += job.data.rows.size();
                     m_stats.lastSequence = job.data.sequence = m_stats.lastSequence + 1;
@@ -384,6 +384,11 @@ void Checkpointer::storeThread()
                 ++m_stats.failedAttempts;
                 m_stats.pauseReason = job.error;
                 m_storeFailing.store(true, std::memory_order_release);
+                if (status == StoreStatus::Corrupt) {
+                    // A damaged file stays damaged: stop for good instead of retrying forever.
+                    m_storeCorrupt.store(true, std::memory_order_release);
+                    break;
+                }
                 if (m_stopThread)
                     break; // shutting down: the last good checkpoint stays the recovery point
                 m_cv.wait_for(lock, kRetryPause, [&] { return m_stopThread; });
@@ -394,7 +399,7 @@ void Checkpointer::storeThread()
                 m_spareRows.swap(job.data.rows);
             }
             m_job.reset();
-            if (m_nextMaintenanceMs == kMinTimeMs || now >= m_nextMaintenanceMs) {
+            if (!failed() && (m_nextMaintenanceMs == kMinTimeMs || now >= m_nextMaintenanceMs)) {
                 m_nextMaintenanceMs = now + m_config.maintenanceIntervalMs;
                 lock.unlock();
                 maintain(now);
@@ -420,6 +425,7 @@ CheckpointStats Checkpointer::stats() const
     std::lock_guard lock(m_mutex);
     CheckpointStats s = m_stats;
     s.paused = paused();
+    s.failed = failed();
     return s;
 }
 

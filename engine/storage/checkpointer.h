@@ -45,6 +45,7 @@ struct CheckpointStats {
     std::int64_t lastCommitWallMs = 0; ///< system time of the last commit (0 = none yet)
     TimeMs lastCommitProcessingMs = 0;
     bool paused = false; ///< ingestion paused: a checkpoint or raw log write keeps failing
+    bool failed = false; ///< the database is damaged: no checkpoint can ever commit (pauseReason says why)
     std::string pauseReason;
     std::uint64_t rawBytes = 0; ///< raw log bytes written by this process
     std::uint64_t rawRecords = 0;
@@ -102,6 +103,9 @@ public:
     {
         return m_rawFailing.load(std::memory_order_acquire) || m_storeFailing.load(std::memory_order_acquire);
     }
+    /// True once a commit found the database damaged (SQLITE_CORRUPT): retrying cannot help, so the
+    /// ingest loop must stop; the last good checkpoint and the raw log are left as they are. Any thread.
+    bool failed() const { return m_storeCorrupt.load(std::memory_order_acquire); }
     /// Ingest thread: waits for the checkpoint in flight, then commits one more synchronously
     /// (clean shutdown, end of input). False with error if it cannot be made durable.
     bool checkpointNow(std::string& error);
@@ -127,7 +131,7 @@ private:
     /// Waits until no job is in flight; false if a failing commit was still retried after giveUpAfter.
     bool waitIdle(std::chrono::milliseconds giveUpAfter = std::chrono::milliseconds::max());
     void storeThread();
-    bool commit(Job& job);
+    StoreStatus commit(Job& job);
     void maintain(TimeMs nowMs);
     bool appendRaw(const IngestBatch& batch);
     void quarantine(const IngestBatch& batch);
@@ -162,6 +166,7 @@ private:
     bool m_stopThread = false;
     std::atomic<bool> m_rawFailing { false }; ///< the raw log or quarantine file cannot be written
     std::atomic<bool> m_storeFailing { false }; ///< the checkpoint in flight cannot be committed
+    std::atomic<bool> m_storeCorrupt { false }; ///< a commit found the database damaged: never retried
     std::atomic<bool> m_injectFailure { false };
     CheckpointStats m_stats;
     std::thread m_thread;

@@ -33,6 +33,11 @@ bool SqliteStatus::diskFull() const
     return (code & 0xFF) == SQLITE_IOERR && (systemErrno == ENOSPC || systemErrno == EDQUOT);
 }
 
+bool SqliteStatus::corrupt() const
+{
+    return (code & 0xFF) == SQLITE_CORRUPT || (code & 0xFF) == SQLITE_NOTADB;
+}
+
 // ── SqliteDb ─────────────────────────────────────────────────────────────────────────────────
 
 SqliteDb::~SqliteDb()

@@ -20,6 +20,8 @@ struct SqliteStatus {
     bool ok() const { return code == 0; }
     /// SQLITE_FULL, or an I/O error whose errno is ENOSPC/EDQUOT: retry once space is back.
     bool diskFull() const;
+    /// SQLITE_CORRUPT / SQLITE_NOTADB: the file is damaged; retrying cannot help.
+    bool corrupt() const;
 };
 
 class SqliteStatement;

@@ -76,6 +76,8 @@ void bindMinuteRow(SqliteStatement& q, const MinuteRow& r, int base)
 StoreStatus storeFailure(const SqliteStatus& status, const char* what, std::string& error)
 {
     error = std::string(what) + ": " + status.message;
+    if (status.corrupt())
+        return StoreStatus::Corrupt;
     return status.diskFull() ? StoreStatus::Full : StoreStatus::IoError;
 }
 

@@ -79,6 +79,7 @@ enum class StoreStatus : std::uint8_t {
     Ok,
     Full, ///< SQLITE_FULL / ENOSPC: retry when space is back
     IoError, ///< any other failure; error() says what
+    Corrupt, ///< SQLITE_CORRUPT / SQLITE_NOTADB: the database file is damaged; retrying cannot help
 };
 
 enum class RowLevel : std::uint8_t { Minute, Hour, Day };

@@ -2,19 +2,23 @@
 // de-duplication generations rotating, the late-update policy and two shards) ends with exactly the
 // rows of an uninterrupted run; the top-K right after recovery equals the uninterrupted run's at
 // the same point; a store that fails (as on a full disk) pauses ingestion, keeps the last good
-// checkpoint, and resumes when it works again.
+// checkpoint, and resumes when it works again; a damaged database stops it for good (no retries).
 
 #include "core/clock.h"
 #include "ingest/synthetic_source.h"
 #include "pipeline/pipeline.h"
 #include "storage/checkpointer.h"
 #include "storage/raw_log.h"
+#include "storage/sqlite_handle.h"
 #include "storage/sqlite_store.h"
 
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <fcntl.h>
 #include <map>
+#include <sqlite3.h>
+#include <unistd.h>
 
 using namespace adclick::engine;
 
@@ -236,6 +240,55 @@ private slots:
         const Rows got = readRows(dir.path());
         QCOMPARE(got.total, want.total);
         QVERIFY(got.cells == want.cells);
+    }
+
+    void damagedDatabaseStopsInsteadOfRetrying()
+    {
+        // A commit that finds the file damaged (SQLITE_CORRUPT) can never succeed: the checkpointer
+        // must say so and stop, not pause and retry forever.
+        const Scenario s = scenario();
+        QTemporaryDir dir;
+        {
+            Run first(dir.path(), s, 200);
+            QVERIFY(!first.step(300)); // several minutes finalised: speed_minute has rows
+            first.close();
+        }
+        const std::uint64_t kept = storedCheckpoint(dir.path());
+        QVERIFY(kept > 0);
+        const std::string db = (dir.path() + "/adclick.db").toStdString();
+        std::int64_t root = 0, pageSize = 0;
+        {
+            SqliteDb plain;
+            QVERIFY(SqliteDb::open(db, SQLITE_OPEN_READONLY, plain).ok());
+            QVERIFY(plain.queryInt64("SELECT rootpage FROM sqlite_schema WHERE name = 'speed_minute'", root).ok());
+            QVERIFY(plain.queryInt64("PRAGMA page_size", pageSize).ok());
+        }
+        QVERIFY(root > 1 && pageSize >= 512);
+        { // the table's root page gets an invalid b-tree page type, as a stray write would leave it
+            const int fd = ::open(db.c_str(), O_WRONLY);
+            QVERIFY(fd >= 0);
+            const unsigned char bad = 0x01;
+            QCOMPARE(::pwrite(fd, &bad, 1, static_cast<off_t>((root - 1) * pageSize)), static_cast<ssize_t>(1));
+            ::close(fd);
+        }
+        Run run(dir.path(), s, 200);
+        QVERIFY(run.recovery.restored);
+        for (int i = 0; i < 5000 && !run.checkpointer->failed(); ++i) {
+            if (!run.checkpointer->paused())
+                run.pipeline->step();
+            run.checkpointer->afterStep();
+            QTest::qWait(1);
+        }
+        QVERIFY(run.checkpointer->failed());
+        const CheckpointStats failed = run.checkpointer->stats();
+        QVERIFY(failed.failed);
+        QVERIFY2(failed.pauseReason.find("malformed") != std::string::npos, failed.pauseReason.c_str());
+        QTest::qWait(600); // a retry would happen every 100 ms
+        QCOMPARE(run.checkpointer->stats().failedAttempts, failed.failedAttempts);
+        std::string error;
+        QVERIFY(!run.checkpointer->checkpointNow(error));
+        QVERIFY(!run.checkpointer->close(error)); // no final checkpoint, and it returns
+        QCOMPARE(storedCheckpoint(dir.path()), kept);
     }
 
     void hundredDaysRollUpAndExpire()
