@@ -3,6 +3,7 @@
 #include "api_json.h"
 #include "batch_command.h"
 #include "ingest/file_source.h"
+#include "ingest/kafka_source.h"
 #include "ingest/synthetic_source.h"
 #include "run_report.h"
 
@@ -35,6 +36,8 @@ std::string sourceKeyOf(const RunOptions& o)
     if (o.source == SourceKind::Generator)
         return "generator seed=" + std::to_string(o.generator.seed)
             + " partitions=" + std::to_string(o.generator.partitions);
+    if (o.source == SourceKind::Kafka) // not the brokers or the group: a restart may use others
+        return "kafka topic " + o.kafka.topic;
     if (o.input == "-")
         return "file -";
     std::error_code ec;
@@ -126,7 +129,7 @@ std::optional<CheckpointStats> IngestSession::checkpointStats() const
 bool IngestSession::open()
 {
     const RunOptions& options = m_options;
-    if (options.clock == ClockKind::Real)
+    if (options.clock == ClockKind::Real || options.source == SourceKind::Kafka)
         m_clock = std::make_unique<SystemClock>();
     else if (options.source == SourceKind::Generator)
         m_clock = std::make_unique<VirtualClock>(options.generator.startTimeMs);
@@ -156,6 +159,14 @@ bool IngestSession::open()
             generator->setLimit(static_cast<std::uint64_t>(
                 static_cast<double>(*options.durationMs) * options.generator.ratePerSec / 1000.0));
         m_source = std::move(generator);
+    } else if (options.source == SourceKind::Kafka) {
+        auto kafka = std::make_unique<KafkaSource>(options.kafka, *m_clock, m_ads, m_userAgents);
+        if (!kafka->isOpen()) {
+            std::fprintf(m_err, "adclick: cannot read from Kafka: %s\n", kafka->error().c_str());
+            return false;
+        }
+        m_kafka = kafka.get();
+        m_source = std::move(kafka);
     } else {
         auto file = std::make_unique<FileSource>(options.input, *m_clock, m_ads, m_userAgents, options.speedup);
         if (!file->isOpen()) {
@@ -179,6 +190,14 @@ bool IngestSession::open()
         }
         printRecovery(m_recovery, m_dataDir, options.json, m_out, m_err);
     }
+    if (m_kafka && m_checkpointer)
+        m_kafka->setRevokeHook([this] {
+            // Inside a rebalance, between steps: what was handed out becomes durable before the
+            // partitions go to another member. A failure leaves the last checkpoint as the hand-over.
+            std::string error;
+            if (!m_checkpointer->checkpointNow(error))
+                std::fprintf(m_err, "adclick: checkpoint before a rebalance failed: %s\n", error.c_str());
+        });
     m_pipeline->publishSnapshot();
     if (m_checkpointer && options.batchSchedule.intervalMs >= 0) {
         // The scheduler also runs requested recounts (REST, dashboard); interval 0 = none scheduled.
@@ -252,6 +271,13 @@ int IngestSession::loop(bool keepBatches)
         const PollResult r = pipeline.step();
         if (m_checkpointer)
             m_checkpointer->afterStep();
+        if (m_kafka && m_checkpointer) {
+            CheckpointStats cs = m_checkpointer->stats();
+            if (cs.lastSequence != m_kafkaCommittedSequence) {
+                m_kafkaCommittedSequence = cs.lastSequence;
+                m_kafka->commitDurable(cs.durableOffsets);
+            }
+        }
         if (m_batches) {
             m_batches->poll(m_clock->nowMs(), pipeline.watermark());
             for (const BatchJobResult& b : m_batches->takeFinished())
@@ -310,6 +336,8 @@ int IngestSession::loop(bool keepBatches)
         }
         printStoreSummary(m_checkpointer->stats(), m_dataDir, options.json, m_out);
     }
+    if (m_kafka && !storeFailed && rc == 0)
+        m_kafka->close(); // after the final checkpoint: hands the durable positions to the group
     std::fflush(m_out);
     m_ended.store(true, std::memory_order_release);
     return rc;

@@ -4,6 +4,7 @@
 #include "core/ad_dictionary.h"
 #include "core/clock.h"
 #include "ingest/event_source.h"
+#include "ingest/kafka_source.h"
 #include "ingest/user_agent.h"
 #include "pipeline/pipeline.h"
 #include "run_options.h"
@@ -67,6 +68,8 @@ private:
     std::unique_ptr<engine::Clock> m_clock;
     std::unique_ptr<engine::Checkpointer> m_checkpointer;
     std::unique_ptr<engine::EventSource> m_source;
+    engine::KafkaSource* m_kafka = nullptr; ///< m_source when it reads Kafka
+    std::uint64_t m_kafkaCommittedSequence = 0; ///< last checkpoint whose offsets went to the group
     std::unique_ptr<engine::Pipeline> m_pipeline;
     std::unique_ptr<engine::PipelineSink> m_collector;
     std::unique_ptr<engine::BatchScheduler> m_batches;

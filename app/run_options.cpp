@@ -72,12 +72,14 @@ struct Option {
 std::vector<Option> options()
 {
     return {
-        { "--source", "generator|file", "where clicks come from (default generator)",
+        { "--source", "generator|file|kafka", "where clicks come from (default generator)",
             [](RunOptions& o, const std::string& v) {
                 if (v == "generator")
                     o.source = SourceKind::Generator;
                 else if (v == "file")
                     o.source = SourceKind::File;
+                else if (v == "kafka")
+                    o.source = SourceKind::Kafka;
                 else
                     return false;
                 return true;
@@ -86,6 +88,60 @@ std::vector<Option> options()
             [](RunOptions& o, const std::string& v) {
                 o.input = v;
                 return !v.empty();
+            } },
+        { "--brokers", "HOST:PORT[,…]", "kafka source: bootstrap brokers (e.g. 127.0.0.1:9092)",
+            [](RunOptions& o, const std::string& v) {
+                o.kafka.brokers = v;
+                return plausibleBrokerList(v);
+            } },
+        { "--topic", "T", "kafka source: the topic of NDJSON clicks",
+            [](RunOptions& o, const std::string& v) {
+                o.kafka.topic = v;
+                return !v.empty();
+            } },
+        { "--group", "G", "kafka source: consumer group id (members split the partitions)",
+            [](RunOptions& o, const std::string& v) {
+                o.kafka.group = v;
+                return !v.empty();
+            } },
+        { "--start", "earliest|latest",
+            "kafka source: where a partition starts when neither the store nor the group has an offset for it "
+            "(default earliest)",
+            [](RunOptions& o, const std::string& v) {
+                if (v != "earliest" && v != "latest")
+                    return false;
+                o.kafka.startLatest = v == "latest";
+                return true;
+            } },
+        { "--dead-letter-topic", "D",
+            "kafka source: also produce malformed messages here, with the reason in the header adclick-reject-reason",
+            [](RunOptions& o, const std::string& v) {
+                o.kafka.deadLetterTopic = v;
+                return !v.empty();
+            } },
+        { "--rebalance", "eager|cooperative", "kafka source: the group's rebalance protocol (default eager)",
+            [](RunOptions& o, const std::string& v) {
+                if (v == "eager")
+                    o.kafka.assignmentStrategy = "range,roundrobin";
+                else if (v == "cooperative")
+                    o.kafka.assignmentStrategy = "cooperative-sticky";
+                else
+                    return false;
+                return true;
+            } },
+        { "--session-timeout", "D", "kafka source: group session timeout, 1s … 5m (default 6s)",
+            [](RunOptions& o, const std::string& v) {
+                auto d = parseDurationMs(v);
+                if (!d || *d < 1000 || *d > 5 * kMsPerMinute)
+                    return false;
+                o.kafka.sessionTimeoutMs = static_cast<int>(*d);
+                return true;
+            } },
+        { "--until-end", nullptr,
+            "kafka source: stop once every assigned partition is read to its end (like kcat -e); default: run on",
+            [](RunOptions& o, const std::string&) {
+                o.kafka.stopAtEnd = true;
+                return true;
             } },
         { "--speedup", "X", "file source: replay paced by event time, X times faster (default: as fast as possible)",
             [](RunOptions& o, const std::string& v) { return parseDouble(v, o.speedup) && o.speedup > 0; } },
@@ -352,8 +408,15 @@ ParsedRun parseRunOptions(const std::vector<std::string>& args)
     }
     if (r.options.source == SourceKind::File && r.options.input.empty())
         r.error = "--source file needs --input PATH (or - for standard input)";
-    else if (r.options.source == SourceKind::Generator && !r.options.input.empty())
+    else if (r.options.source != SourceKind::File && !r.options.input.empty())
         r.error = "--input is only valid with --source file";
+    else if (r.options.source == SourceKind::Kafka
+        && (r.options.kafka.brokers.empty() || r.options.kafka.topic.empty() || r.options.kafka.group.empty()))
+        r.error = "--source kafka needs --brokers HOST:PORT, --topic T and --group G";
+    else if (r.options.source != SourceKind::Kafka
+        && (!r.options.kafka.brokers.empty() || !r.options.kafka.topic.empty() || !r.options.kafka.group.empty()
+            || !r.options.kafka.deadLetterTopic.empty() || r.options.kafka.stopAtEnd))
+        r.error = "--brokers, --topic, --group, --dead-letter-topic and --until-end are only valid with --source kafka";
     else if (!r.options.store && !r.options.dataDirectory.empty())
         r.error = "--data-dir and --no-store contradict each other";
     else if (r.options.checkpoints.retention.hourRetentionMs < r.options.checkpoints.retention.minuteRetentionMs
@@ -399,7 +462,9 @@ std::string runHelpText()
         out += left + o.help + "\n";
     }
     out += "  --help                        this text\n\n"
-           "Example: adclick run --source generator --rate 50000 --ads 100000 --duration 10m --clock virtual --json\n";
+           "Example: adclick run --source generator --rate 50000 --ads 100000 --duration 10m --clock virtual --json\n"
+           "Kafka:   adclick run --source kafka --brokers 127.0.0.1:9092 --topic ad-clicks --group adclick\n"
+           "         (the Kafka source always runs on the real clock; offsets resume from the store)\n";
     return out;
 }
 

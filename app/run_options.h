@@ -1,6 +1,7 @@
 #pragma once
 
 #include "batch/batch_scheduler.h"
+#include "ingest/kafka_source.h"
 #include "ingest/synthetic_source.h"
 #include "pipeline/pipeline_config.h"
 #include "storage/checkpointer.h"
@@ -11,13 +12,14 @@
 
 namespace adclick::app {
 
-enum class SourceKind { Generator, File };
+enum class SourceKind { Generator, File, Kafka };
 enum class ClockKind { Virtual, Real };
 
 /// Options shared by `adclick run` and (later) `serve`, parsed from the command line.
 struct RunOptions {
     SourceKind source = SourceKind::Generator;
     std::string input; ///< --input PATH|- (file source)
+    engine::KafkaSourceConfig kafka; ///< --brokers, --topic, --group, --start, --dead-letter-topic (kafka source)
     double speedup = 0; ///< --speedup X: file replay paced by event time (0 = as fast as possible)
     ClockKind clock = ClockKind::Real;
     std::optional<engine::TimeMs> durationMs; ///< --duration (processing time)

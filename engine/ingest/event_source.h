@@ -30,6 +30,30 @@ struct IngestBatch {
     }
 };
 
+/// One partition of a source as seen by its consumer (Kafka), for metrics and the dashboard.
+struct SourcePartitionStatus {
+    std::uint32_t partition = 0;
+    bool assigned = false; ///< this process consumes it now
+    std::int64_t position = -1; ///< next offset this process reads (-1: not known yet)
+    std::int64_t highWatermark = -1; ///< broker's end offset (-1: not known yet)
+    std::int64_t lag = -1; ///< highWatermark − position (-1: not known)
+};
+
+/// Health of a source's connection, published with every pipeline snapshot. Sources without a
+/// connection (generator, file) report the default: connected, no partitions listed.
+struct SourceStatus {
+    bool external = false; ///< a networked source (Kafka): the fields below mean something
+    bool connected = true; ///< false during an outage (a broker down or unreachable)
+    std::string state = "ok"; ///< "ok", "outage: …", "connecting"
+    std::uint32_t brokersUp = 0;
+    std::uint32_t brokersKnown = 0;
+    std::uint64_t outages = 0; ///< transitions into an outage since start
+    std::uint64_t rebalances = 0; ///< assignments + revocations since start
+    std::uint64_t deadLettered = 0; ///< rejected records delivered to the dead-letter topic
+    std::uint64_t deadLetterFailures = 0; ///< rejected records the dead-letter topic did not take
+    std::vector<SourcePartitionStatus> partitions;
+};
+
 enum class PollResult : std::uint8_t {
     Events, ///< batch holds events and/or rejections
     Idle, ///< nothing available right now (try again)
@@ -52,6 +76,8 @@ public:
     /// Resume so that the next event of `partition` is the one after `offset`
     /// (offset -1: from the beginning). Returns false if the source cannot seek.
     virtual bool seek(std::uint32_t partition, std::int64_t offset) = 0;
+    /// Connection health and per-partition lag (ingest thread, with each snapshot).
+    virtual SourceStatus status() const { return {}; }
 };
 
 } // namespace adclick::engine

@@ -300,6 +300,7 @@ void Pipeline::publishSnapshot()
     auto snap = std::make_shared<PipelineSnapshot>();
     const auto wall = std::chrono::steady_clock::now();
     snap->source = m_source.describe();
+    snap->sourceStatus = m_source.status();
     snap->processingTimeMs = m_clock.nowMs();
     snap->watermarkMs = m_watermarks.watermark();
     snap->partitions = m_watermarks.partitions();

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/time_units.h"
+#include "ingest/event_source.h"
 #include "ingest/reject_reason.h"
 #include "window/topk_types.h"
 #include "window/watermark_tracker.h"
@@ -49,6 +50,7 @@ struct PipelineCounters {
 struct PipelineSnapshot {
     std::uint64_t sequence = 0;
     std::string source;
+    SourceStatus sourceStatus; ///< connection health and per-partition lag (Kafka)
     TimeMs processingTimeMs = 0;
     TimeMs watermarkMs = kMinTimeMs;
     TimeMs maxEventTimeMs = kMinTimeMs;

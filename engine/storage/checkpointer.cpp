@@ -377,6 +377,12 @@ void Checkpointer::storeThread()
                     m_stats.maxCommitMs = std::max(m_stats.maxCommitMs, ms);
                     m_stats.lastCommitWallMs = wallNowMs();
                     m_stats.lastCommitProcessingMs = job.data.processingTimeMs;
+                    m_stats.durableOffsets.clear();
+                    for (const SourceOffset& o : job.data.offsets) {
+                        if (o.partition >= m_stats.durableOffsets.size())
+                            m_stats.durableOffsets.resize(o.partition + 1, -1);
+                        m_stats.durableOffsets[o.partition] = o.offset;
+                    }
                     m_stats.pauseReason.clear();
                     m_storeFailing.store(false, std::memory_order_release);
                     break;

@@ -38,6 +38,9 @@ struct CheckpointStats {
     std::uint64_t failedAttempts = 0;
     std::uint64_t rowsWritten = 0;
     std::uint64_t lastSequence = 0;
+    /// Source offsets of the last committed checkpoint, per partition (-1: none): what a restart
+    /// resumes after. A Kafka source commits these to its consumer group, for display.
+    std::vector<std::int64_t> durableOffsets;
     double lastCommitMs = 0; ///< wall time of the last fsync + commit (store thread)
     double maxCommitMs = 0;
     double lastCaptureMs = 0; ///< ingest-thread time the last checkpoint took (capture + raw log cut)
