@@ -1,8 +1,10 @@
 #include "cli.h"
 
 #include "batch_command.h"
+#include "broker_command.h"
 #include "generate_command.h"
 #include "maintain_command.h"
+#include "produce_command.h"
 #include "reconcile_command.h"
 #include "run_command.h"
 #include "run_options.h"
@@ -27,6 +29,8 @@ const char* kUsage = "Usage: adclick <command> [options]\n\n"
                      "  batch      recount a time range exactly from the raw click log into the batch view\n"
                      "  reconcile  compare speed and batch counts per ad and minute: the gap by cause, and what\n"
                      "             no cause explains\n"
+                     "  produce    produce the generator's clicks to a Kafka topic (idempotent producer)\n"
+                     "  broker     run a local in-memory Kafka-protocol TEST broker (librdkafka mock cluster)\n"
                      "  maintain   roll up and expire stored aggregates and raw log segments now\n"
                      "  help       this text; `adclick <command> --help` for a command's options\n"
                      "  version    print the version\n";
@@ -61,6 +65,10 @@ int runCli(int argc, char** argv)
         }
         return runServeCommand(parsed.options, stdout, stderr);
     }
+    if (command == "broker")
+        return runBrokerCommand(args, stdout, stderr);
+    if (command == "produce")
+        return runProduceCommand(args, stdout, stderr);
     if (command == "maintain")
         return runMaintainCommand(args, stdout, stderr);
     if (command == "run" || command == "generate") {
