@@ -372,6 +372,18 @@ QJsonObject pipeline(const ServerStatus& st)
         }
         o["partitions"] = partitions;
         o["idle_partitions"] = static_cast<qint64>(s->idlePartitions);
+        if (const SourceStatus& ss = s->sourceStatus; ss.external) {
+            QJsonArray kafkaPartitions;
+            for (const SourcePartitionStatus& p : ss.partitions)
+                kafkaPartitions.append(QJsonObject { { "partition", static_cast<qint64>(p.partition) },
+                    { "assigned", p.assigned }, { "position", p.position >= 0 ? QJsonValue(static_cast<qint64>(p.position)) : QJsonValue() },
+                    { "high_watermark", p.highWatermark >= 0 ? QJsonValue(static_cast<qint64>(p.highWatermark)) : QJsonValue() },
+                    { "lag", p.lag >= 0 ? QJsonValue(static_cast<qint64>(p.lag)) : QJsonValue() } });
+            o["source_status"] = QJsonObject { { "connected", ss.connected }, { "state", str(ss.state) },
+                { "brokers_up", static_cast<qint64>(ss.brokersUp) }, { "brokers_known", static_cast<qint64>(ss.brokersKnown) },
+                { "outages", n(ss.outages) }, { "rebalances", n(ss.rebalances) }, { "dead_lettered", n(ss.deadLettered) },
+                { "dead_letter_failures", n(ss.deadLetterFailures) }, { "partitions", kafkaPartitions } };
+        }
         QJsonArray lateness;
         for (int b = 0; b < LatenessHistogram::kBuckets; ++b)
             lateness.append(QJsonObject { { "from_seconds", b == 0 ? 0 : static_cast<qint64>(1) << (b - 1) },
@@ -408,12 +420,15 @@ QJsonObject health(const ServerStatus& st)
 {
     const bool failed = st.checkpoint && st.checkpoint->failed;
     const bool paused = st.checkpoint && st.checkpoint->paused;
-    QJsonObject o { { "status", failed ? "failed" : paused ? "degraded" : "ok" }, { "ingest_ended", st.ingestEnded },
+    const bool outage = st.snapshot && st.snapshot->sourceStatus.external && !st.snapshot->sourceStatus.connected;
+    QJsonObject o { { "status", failed ? "failed" : (paused || outage) ? "degraded" : "ok" }, { "ingest_ended", st.ingestEnded },
         { "stopping", st.stopping }, { "uptime_seconds", st.uptimeSeconds } };
     if (failed)
         o["reason"] = QString::fromStdString("ingestion stopped, the database is damaged: " + st.checkpoint->pauseReason);
     else if (paused)
         o["reason"] = QString::fromStdString("ingestion paused: " + st.checkpoint->pauseReason);
+    else if (outage)
+        o["reason"] = QString::fromStdString("source " + st.snapshot->sourceStatus.state);
     return o;
 }
 
@@ -507,6 +522,20 @@ QByteArray metrics(const ServerStatus& st)
         for (std::size_t i = 0; i < s->partitions.size(); ++i)
             sample(out, "adclick_partition_idle", s->partitions[i].idle ? 1 : 0,
                 "partition=\"" + QByteArray::number(static_cast<qulonglong>(i)) + "\"");
+        if (const SourceStatus& ss = s->sourceStatus; ss.external) {
+            one(out, "adclick_source_connected", "gauge", "0 during a broker outage (Kafka source).", ss.connected ? 1 : 0);
+            one(out, "adclick_source_brokers_up", "gauge", "Kafka brokers connected.", ss.brokersUp);
+            one(out, "adclick_source_outages_total", "counter", "Broker outages seen since start.",
+                static_cast<double>(ss.outages));
+            one(out, "adclick_source_dead_lettered_total", "counter", "Malformed messages delivered to the dead-letter topic.",
+                static_cast<double>(ss.deadLettered));
+            metric(out, "adclick_source_partition_lag", "gauge",
+                "Messages behind the end of each assigned Kafka partition (high watermark - position).");
+            for (const SourcePartitionStatus& p : ss.partitions)
+                if (p.assigned && p.lag >= 0)
+                    sample(out, "adclick_source_partition_lag", static_cast<double>(p.lag),
+                        "partition=\"" + QByteArray::number(static_cast<qulonglong>(p.partition)) + "\"");
+        }
         one(out, "adclick_open_windows", "gauge", "Windows not yet final.", static_cast<double>(s->openWindows));
         one(out, "adclick_open_cells", "gauge", "(ad, country, device) cells of open windows.",
             static_cast<double>(s->openCells));
