@@ -194,21 +194,25 @@ struct KafkaSource::Impl {
         simdjson::dom::object brokers;
         if (root["brokers"].get(brokers) != simdjson::SUCCESS)
             return 0;
-        std::uint32_t up = 0;
-        std::uint32_t known = 0;
+        // Per broker id (the group coordinator is listed again under its own name): up when any of
+        // its connections is. Brokers never needed (sparse connections, state INIT) are left out.
+        std::vector<std::pair<std::int64_t, bool>> nodes;
         for (auto field : brokers) {
             std::int64_t nodeId = -1;
             std::string_view state;
             if (field.value["nodeid"].get(nodeId) != simdjson::SUCCESS || nodeId < 0)
                 continue; // bootstrap entries and the internal broker
             if (field.value["state"].get(state) != simdjson::SUCCESS || state == "INIT")
-                continue; // never needed (sparse connections): neither up nor down
-            ++known;
-            if (state == "UP")
-                ++up;
+                continue;
+            auto it = std::find_if(nodes.begin(), nodes.end(), [&](const auto& n) { return n.first == nodeId; });
+            if (it == nodes.end())
+                nodes.emplace_back(nodeId, state == "UP");
+            else
+                it->second = it->second || state == "UP";
         }
-        d.health.brokersUp = up;
-        d.health.brokersKnown = known;
+        d.health.brokersKnown = static_cast<std::uint32_t>(nodes.size());
+        d.health.brokersUp = static_cast<std::uint32_t>(
+            std::count_if(nodes.begin(), nodes.end(), [](const auto& n) { return n.second; }));
         d.refreshHealth();
         return 0; // librdkafka frees json
     }
