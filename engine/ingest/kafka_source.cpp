@@ -8,6 +8,7 @@
 #include <array>
 #include <chrono>
 #include <cstring>
+#include <thread>
 
 namespace adclick::engine {
 
@@ -17,6 +18,8 @@ constexpr int kPollWaitMs = 50;
 constexpr int kCommittedLookupMs = 5000;
 constexpr std::size_t kMaxBatchMessages = 16384;
 constexpr std::int64_t kNoOffset = -1;
+constexpr int kHandOverWaitMs = 1000;
+constexpr int kMaxHandOverAttempts = 3; // assignment callbacks
 
 std::int64_t steadyMs()
 {
@@ -38,6 +41,8 @@ struct KafkaSource::Impl {
     bool closed = false;
     bool handOver = true; ///< commit positions when partitions are released (false: abandoned)
     std::function<void()> revokeHook;
+    std::vector<std::pair<std::uint32_t, std::int64_t>> pendingHandOver; ///< released, commit refused so far
+    int handOverAttempts = 0;
 
     // Per partition. next: the offset of the next message to hand out (-1: not known yet).
     std::vector<std::int64_t> next;
@@ -237,19 +242,56 @@ struct KafkaSource::Impl {
             d.revoke(parts, cooperative);
     }
 
+    /// Commits the positions of partitions released in a rebalance whose commit the group refused.
+    void retryHandOver()
+    {
+        if (pendingHandOver.empty() || !consumer)
+            return;
+        KafkaPartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(pendingHandOver.size())));
+        for (const auto& [p, offset] : pendingHandOver)
+            rd_kafka_topic_partition_list_add(list.get(), config.topic.c_str(), static_cast<int32_t>(p))->offset = offset;
+        const rd_kafka_resp_err_t e = rd_kafka_commit(consumer.get(), list.get(), 0);
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR || ++handOverAttempts > kMaxHandOverAttempts) {
+            if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+                lastError = std::string("hand-over commit failed: ") + rd_kafka_err2str(e);
+            pendingHandOver.clear();
+            handOverAttempts = 0;
+        }
+    }
+
+    /// The group's committed offsets of `parts` (−1 where none); read twice, a moment apart, when a
+    /// partition has no position of ours: the member that released it may still be committing.
+    std::vector<std::int64_t> committedOffsets(const rd_kafka_topic_partition_list_t* parts)
+    {
+        std::vector<std::int64_t> out(static_cast<std::size_t>(parts->cnt), kNoOffset);
+        bool needsHandOver = false;
+        for (int i = 0; i < parts->cnt; ++i) {
+            const auto p = static_cast<std::uint32_t>(parts->elems[i].partition);
+            needsHandOver = needsHandOver || p >= next.size() || next[p] < 0;
+        }
+        for (int round = 0; round < (needsHandOver ? 2 : 1); ++round) {
+            if (round > 0)
+                std::this_thread::sleep_for(std::chrono::milliseconds(kHandOverWaitMs));
+            KafkaPartitionList committed(rd_kafka_topic_partition_list_copy(parts));
+            if (rd_kafka_committed(consumer.get(), committed.get(), kCommittedLookupMs) != RD_KAFKA_RESP_ERR_NO_ERROR)
+                continue;
+            for (int i = 0; i < parts->cnt; ++i)
+                if (committed->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR && committed->elems[i].offset >= 0)
+                    out[static_cast<std::size_t>(i)] = std::max(out[static_cast<std::size_t>(i)], committed->elems[i].offset);
+        }
+        return out;
+    }
+
     void assign(rd_kafka_topic_partition_list_t* parts, bool cooperative)
     {
+        retryHandOver(); // the group is up again: what we released last time goes to the next owner now
         // What the group holds: another member's hand-over (or our own earlier commit).
-        KafkaPartitionList committed(rd_kafka_topic_partition_list_copy(parts));
-        const bool haveCommitted
-            = rd_kafka_committed(consumer.get(), committed.get(), kCommittedLookupMs) == RD_KAFKA_RESP_ERR_NO_ERROR;
+        const std::vector<std::int64_t> committed = committedOffsets(parts);
         for (int i = 0; i < parts->cnt; ++i) {
             auto& tp = parts->elems[i];
             const auto p = static_cast<std::uint32_t>(tp.partition);
             grow(p + 1);
-            std::int64_t start = next[p];
-            if (haveCommitted && committed->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR && committed->elems[i].offset >= 0)
-                start = std::max(start, committed->elems[i].offset);
+            const std::int64_t start = std::max(next[p], committed[static_cast<std::size_t>(i)]);
             tp.offset = start >= 0 ? start : (config.startLatest ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING);
             next[p] = start;
             assignStart[p] = start;
@@ -272,7 +314,9 @@ struct KafkaSource::Impl {
     void revoke(rd_kafka_topic_partition_list_t* parts, bool cooperative)
     {
         // Everything handed out so far becomes durable before anyone else may read on.
-        if (revokeHook && !rd_kafka_assignment_lost(consumer.get()))
+        // (Also when the assignment was lost: our own checkpoint is always safe to take; only the
+        // hand-over commit below is skipped, since another member may own the partitions already.)
+        if (revokeHook)
             revokeHook();
         KafkaPartitionList positions(rd_kafka_topic_partition_list_new(parts->cnt));
         for (int i = 0; i < parts->cnt; ++i) {
@@ -282,8 +326,15 @@ struct KafkaSource::Impl {
                     ->offset
                     = next[p];
         }
-        if (handOver && positions->cnt > 0 && !rd_kafka_assignment_lost(consumer.get()))
-            (void)rd_kafka_commit(consumer.get(), positions.get(), 0);
+        if (handOver && positions->cnt > 0 && !rd_kafka_assignment_lost(consumer.get())) {
+            // A real Kafka takes this commit while the group prepares the rebalance; librdkafka's mock
+            // refuses it (REBALANCE_IN_PROGRESS): it is retried in our next assignment callback, when
+            // the group is up again, and the new owner reads the group's offsets twice, a second apart.
+            if (rd_kafka_commit(consumer.get(), positions.get(), 0) != RD_KAFKA_RESP_ERR_NO_ERROR)
+                for (int i = 0; i < positions->cnt; ++i)
+                    pendingHandOver.emplace_back(
+                        static_cast<std::uint32_t>(positions->elems[i].partition), positions->elems[i].offset);
+        }
         for (int i = 0; i < parts->cnt; ++i) {
             const auto p = static_cast<std::uint32_t>(parts->elems[i].partition);
             if (p < assigned.size() && assigned[p]) {
