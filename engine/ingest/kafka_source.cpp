@@ -269,6 +269,10 @@ struct KafkaSource::Impl {
             const auto p = static_cast<std::uint32_t>(parts->elems[i].partition);
             needsHandOver = needsHandOver || p >= next.size() || next[p] < 0;
         }
+        // Given every partition, no member is handing any over to us right now (a member that
+        // leaves commits before it leaves): no need to wait for a late hand-over commit.
+        if (parts->cnt >= static_cast<int>(next.size()))
+            needsHandOver = false;
         for (int round = 0; round < (needsHandOver ? 2 : 1); ++round) {
             if (round > 0)
                 std::this_thread::sleep_for(std::chrono::milliseconds(kHandOverWaitMs));
