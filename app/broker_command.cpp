@@ -252,7 +252,8 @@ int runBrokerCommand(const std::vector<std::string>& args, std::FILE* out, std::
         std::fprintf(err, "adclick broker: %s\n", errstr);
         return 1;
     }
-    std::unique_ptr<rd_kafka_mock_cluster_t, MockClusterDeleter> cluster(rd_kafka_mock_cluster_new(rk.get(), o.brokers));
+    std::unique_ptr<rd_kafka_mock_cluster_t, MockClusterDeleter> cluster(
+        rd_kafka_mock_cluster_new(rk.get(), o.brokers));
     if (!cluster) {
         std::fprintf(err, "adclick broker: cannot create the mock cluster\n");
         return 1;
@@ -293,11 +294,10 @@ int runBrokerCommand(const std::vector<std::string>& args, std::FILE* out, std::
     std::string pending;
     bool stdinOpen = true;
     while (!g_stop) {
-        const short ev = o.port > 0 ? forwarder.step(200, stdinOpen ? STDIN_FILENO : -1)
-                                    : [&] {
-                                          pollfd p { stdinOpen ? STDIN_FILENO : -1, POLLIN, 0 };
-                                          return ::poll(&p, 1, 200) > 0 ? p.revents : short { 0 };
-                                      }();
+        const short ev = o.port > 0 ? forwarder.step(200, stdinOpen ? STDIN_FILENO : -1) : [&] {
+            pollfd p { stdinOpen ? STDIN_FILENO : -1, POLLIN, 0 };
+            return ::poll(&p, 1, 200) > 0 ? p.revents : short { 0 };
+        }();
         if (!(ev & (POLLIN | POLLHUP)))
             continue;
         char buf[256];

@@ -92,7 +92,8 @@ int runProduceCommand(const std::vector<std::string>& args, std::FILE* out, std:
     }
     GeneratorConfig g = parsed.options.generator;
     g.startTimeMs = SystemClock().nowMs() / kMsPerSecond * kMsPerSecond;
-    const auto count = static_cast<std::uint64_t>(static_cast<double>(*parsed.options.durationMs) * g.ratePerSec / 1000.0);
+    const auto count
+        = static_cast<std::uint64_t>(static_cast<double>(*parsed.options.durationMs) * g.ratePerSec / 1000.0);
 
     std::FILE* oracle = nullptr;
     if (!oraclePath.empty()) {
@@ -104,11 +105,12 @@ int runProduceCommand(const std::vector<std::string>& args, std::FILE* out, std:
     }
     Delivery delivery;
     std::string error;
-    KafkaConf conf = makeKafkaConf({ { "bootstrap.servers", brokers }, { "client.id", "adclick-produce" },
-                                       { "enable.idempotence", "true" }, { "acks", "all" }, { "linger.ms", "10" },
-                                       { "batch.num.messages", "10000" }, { "queue.buffering.max.messages", "1000000" },
-                                       { "queue.buffering.max.kbytes", "1048576" }, { "message.timeout.ms", "300000" } },
-        error);
+    KafkaConf conf
+        = makeKafkaConf({ { "bootstrap.servers", brokers }, { "client.id", "adclick-produce" },
+                            { "enable.idempotence", "true" }, { "acks", "all" }, { "linger.ms", "10" },
+                            { "batch.num.messages", "10000" }, { "queue.buffering.max.messages", "1000000" },
+                            { "queue.buffering.max.kbytes", "1048576" }, { "message.timeout.ms", "300000" } },
+            error);
     if (!conf) {
         std::fprintf(err, "adclick produce: %s\n", error.c_str());
         return 2;
@@ -144,8 +146,9 @@ int runProduceCommand(const std::vector<std::string>& args, std::FILE* out, std:
     std::uint64_t produced = 0;
     for (std::uint64_t n = 0; n < count && !g_stop; ++n) {
         // Pacing by wall time: record n is due at n / rate seconds.
-        const auto due = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                     std::chrono::duration<double>(static_cast<double>(n) / g.ratePerSec));
+        const auto due = start
+            + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                std::chrono::duration<double>(static_cast<double>(n) / g.ratePerSec));
         if (due > std::chrono::steady_clock::now() + std::chrono::milliseconds(2)) {
             rd_kafka_poll(rk.get(), 0);
             std::this_thread::sleep_until(due);

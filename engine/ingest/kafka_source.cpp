@@ -142,10 +142,10 @@ struct KafkaSource::Impl {
         grow(partitions);
 
         if (!config.deadLetterTopic.empty()) {
-            KafkaConf pconf = makeKafkaConf({ { "bootstrap.servers", config.brokers }, { "client.id", "adclick-dlq" },
-                                                { "enable.idempotence", "true" }, { "acks", "all" },
-                                                { "linger.ms", "20" } },
-                error);
+            KafkaConf pconf
+                = makeKafkaConf({ { "bootstrap.servers", config.brokers }, { "client.id", "adclick-dlq" },
+                                    { "enable.idempotence", "true" }, { "acks", "all" }, { "linger.ms", "20" } },
+                    error);
             if (!pconf)
                 return false;
             rd_kafka_conf_set_opaque(pconf.get(), this);
@@ -231,7 +231,8 @@ struct KafkaSource::Impl {
             ++d.health.deadLetterFailures;
     }
 
-    static void onRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts, void* opaque)
+    static void onRebalance(
+        rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts, void* opaque)
     {
         auto& d = *static_cast<Impl*>(opaque);
         const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
@@ -249,7 +250,8 @@ struct KafkaSource::Impl {
             return;
         KafkaPartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(pendingHandOver.size())));
         for (const auto& [p, offset] : pendingHandOver)
-            rd_kafka_topic_partition_list_add(list.get(), config.topic.c_str(), static_cast<int32_t>(p))->offset = offset;
+            rd_kafka_topic_partition_list_add(list.get(), config.topic.c_str(), static_cast<int32_t>(p))->offset
+                = offset;
         const rd_kafka_resp_err_t e = rd_kafka_commit(consumer.get(), list.get(), 0);
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR || ++handOverAttempts > kMaxHandOverAttempts) {
             if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -281,7 +283,8 @@ struct KafkaSource::Impl {
                 continue;
             for (int i = 0; i < parts->cnt; ++i)
                 if (committed->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR && committed->elems[i].offset >= 0)
-                    out[static_cast<std::size_t>(i)] = std::max(out[static_cast<std::size_t>(i)], committed->elems[i].offset);
+                    out[static_cast<std::size_t>(i)]
+                        = std::max(out[static_cast<std::size_t>(i)], committed->elems[i].offset);
         }
         return out;
     }
@@ -380,7 +383,8 @@ struct KafkaSource::Impl {
     {
         const auto* bytes = static_cast<const char*>(m.payload);
         const std::size_t len = bytes ? m.len : 0;
-        batch.rejected.push_back(RejectedRecord { reason, position, std::string(bytes, std::min(len, kMaxQuarantineBytes)) });
+        batch.rejected.push_back(
+            RejectedRecord { reason, position, std::string(bytes, std::min(len, kMaxQuarantineBytes)) });
         if (!deadLetters)
             return;
         const std::string_view why = rejectReasonName(reason);
@@ -445,8 +449,8 @@ struct KafkaSource::Impl {
     }
 };
 
-KafkaSource::KafkaSource(
-    KafkaSourceConfig config, const Clock& clock, AdDictionary& ads, UserAgentDictionary& userAgents, CodecLimits limits)
+KafkaSource::KafkaSource(KafkaSourceConfig config, const Clock& clock, AdDictionary& ads,
+    UserAgentDictionary& userAgents, CodecLimits limits)
     : m_impl(std::make_unique<Impl>(std::move(config), clock, ads, userAgents, limits))
 {
     if (!m_impl->open()) {
@@ -514,7 +518,8 @@ PollResult KafkaSource::poll(IngestBatch& batch, std::size_t maxEvents)
     if (n == 0) {
         if (rd_kafka_message_t* first = rd_kafka_consumer_poll(d.consumer.get(), kPollWaitMs)) {
             d.messages[0] = first;
-            const ssize_t more = want > 1 ? rd_kafka_consume_batch_queue(d.queue.get(), 0, d.messages.data() + 1, want - 1) : 0;
+            const ssize_t more
+                = want > 1 ? rd_kafka_consume_batch_queue(d.queue.get(), 0, d.messages.data() + 1, want - 1) : 0;
             n = 1 + std::max<ssize_t>(more, 0);
         }
     }
@@ -577,8 +582,8 @@ SourceStatus KafkaSource::status() const
         if (d.consumer && d.assigned[p]) {
             int64_t low = -1;
             int64_t high = -1;
-            if (rd_kafka_get_watermark_offsets(d.consumer.get(), d.config.topic.c_str(), static_cast<int32_t>(p), &low,
-                    &high)
+            if (rd_kafka_get_watermark_offsets(
+                    d.consumer.get(), d.config.topic.c_str(), static_cast<int32_t>(p), &low, &high)
                     == RD_KAFKA_RESP_ERR_NO_ERROR
                 && high >= 0) {
                 ps.highWatermark = high;

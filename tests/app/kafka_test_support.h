@@ -129,8 +129,8 @@ inline KafkaOracle oracleOfFile(const QString& path)
 
 /// The options every Kafka test run shares: nothing is late (bound 30 min over data spanning
 /// seconds), every click id is remembered, frequent checkpoints.
-inline QStringList kafkaRunOptions(const QString& brokers, const QString& topic, const QString& group,
-    const QString& dataDir)
+inline QStringList kafkaRunOptions(
+    const QString& brokers, const QString& topic, const QString& group, const QString& dataDir)
 {
     return { "--source", "kafka", "--brokers", brokers, "--topic", topic, "--group", group, "--session-timeout", "3s",
         "--watermark-bound", "30m", "--dedup-horizon", "1d", "--max-future", "0s", "--checkpoint-interval", "200ms",
@@ -181,7 +181,8 @@ inline KafkaComparison compareKafka(const KafkaOracle& o, const QStringList& dat
             ++c.cellsWrong;
             continue;
         }
-        store->forEachSpeedMinute(kMinTimeMs, INT64_MAX / 4, [&](const StoredRow& row) { stored[row.key] += row.count; });
+        store->forEachSpeedMinute(
+            kMinTimeMs, INT64_MAX / 4, [&](const StoredRow& row) { stored[row.key] += row.count; });
         for (std::uint64_t n : store->quarantined())
             c.quarantined += n;
         RawLogReader reader((dir + "/raw").toStdString());
@@ -237,17 +238,17 @@ inline KafkaComparison compareKafka(const KafkaOracle& o, const QStringList& dat
 
 inline void verifyKafkaExact(const KafkaOracle& o, const KafkaComparison& c, const char* what)
 {
-    qInfo("%s: %llu cells, %llu wrong, %llu clicks lost, %llu doubled; raw %llu records (%zu expected), %llu "
-          "positions repeated, %llu missing, %llu extra, %llu duplicates logged (%llu expected, %llu of them counted by "
-          "two members); %llu quarantined (%llu expected)",
+    qInfo(
+        "%s: %llu cells, %llu wrong, %llu clicks lost, %llu doubled; raw %llu records (%zu expected), %llu "
+        "positions repeated, %llu missing, %llu extra, %llu duplicates logged (%llu expected, %llu of them counted by "
+        "two members); %llu quarantined (%llu expected)",
         what, static_cast<unsigned long long>(c.cells), static_cast<unsigned long long>(c.cellsWrong),
         static_cast<unsigned long long>(c.lost), static_cast<unsigned long long>(c.doubled),
         static_cast<unsigned long long>(c.rawRecords), o.events.size(),
         static_cast<unsigned long long>(c.rawPositionsRepeated), static_cast<unsigned long long>(c.rawMissing),
         static_cast<unsigned long long>(c.rawExtra), static_cast<unsigned long long>(c.duplicatesLogged),
         static_cast<unsigned long long>(o.result.duplicates), static_cast<unsigned long long>(c.crossMemberDuplicates),
-        static_cast<unsigned long long>(c.quarantined),
-        static_cast<unsigned long long>(o.rejected.total()));
+        static_cast<unsigned long long>(c.quarantined), static_cast<unsigned long long>(o.rejected.total()));
     QVERIFY(c.cells > 1000);
     QCOMPARE(c.lost, 0ull);
     QCOMPARE(c.doubled, 0ull);

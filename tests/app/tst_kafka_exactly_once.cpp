@@ -31,11 +31,11 @@ void TestKafkaExactlyOnce::killedAndRestartedCountsExactlyOnce()
     QVERIFY(broker.start(64, "clicks", 1));
     const QString oraclePath = dir.path() + "/oracle.ndjson";
     QByteArray out;
-    const int produced = runProcess({ adclickBinary(), "produce", "--brokers", broker.bootstrap(), "--topic", "clicks",
-                                        "--rate", "1000000", "--duration", "1s", "--ads", "3000", "--skew", "0",
-                                        "--seed", "11", "--duplicates", "0.02", "--malformed", "0.002", "--oracle",
-                                        oraclePath },
-        120000, &out);
+    const int produced
+        = runProcess({ adclickBinary(), "produce", "--brokers", broker.bootstrap(), "--topic", "clicks", "--rate",
+                         "1000000", "--duration", "1s", "--ads", "3000", "--skew", "0", "--seed", "11", "--duplicates",
+                         "0.02", "--malformed", "0.002", "--oracle", oraclePath },
+            120000, &out);
     QVERIFY2(produced == 0, out.constData());
     const KafkaOracle oracle = oracleOfFile(oraclePath);
     QCOMPARE(oracle.events.size() + oracle.rejectedBytes.size(), std::size_t { 1000000 });

@@ -77,8 +77,9 @@ void TestKafkaSource::kcatFileCountsEqualOracle()
     {
         QProcess gen;
         gen.setStandardOutputFile(file);
-        gen.start(adclickBinary(), { "generate", "--seed", "5", "--rate", "40000", "--duration", "2s", "--ads", "2000",
-                                       "--skew", "0", "--malformed", "0.01", "--duplicates", "0.02" });
+        gen.start(adclickBinary(),
+            { "generate", "--seed", "5", "--rate", "40000", "--duration", "2s", "--ads", "2000", "--skew", "0",
+                "--malformed", "0.01", "--duplicates", "0.02" });
         QVERIFY(gen.waitForFinished(60000));
         QCOMPARE(gen.exitCode(), 0);
     }
@@ -87,7 +88,8 @@ void TestKafkaSource::kcatFileCountsEqualOracle()
     // kcat -l: every line of the file is one message; without keys, spread over every partition
     // (sticky batches would overfill the mock broker's ~5 MB per partition).
     QCOMPARE(QProcess::execute("kcat",
-                 { "-P", "-b", m_broker.bootstrap(), "-t", "from-kcat", "-X", "sticky.partitioning.linger.ms=0", "-l", file }),
+                 { "-P", "-b", m_broker.bootstrap(), "-t", "from-kcat", "-X", "sticky.partitioning.linger.ms=0", "-l",
+                     file }),
         0);
 
     const QString dataDir = m_dir.path() + "/kcat-data";
@@ -135,7 +137,8 @@ void TestKafkaSource::kcatFileCountsEqualOracle()
         const QByteArray headers = d.left(tab);
         const std::string value = d.mid(tab + 1).toStdString();
         const auto it = malformed.find(value);
-        QVERIFY2(it != malformed.end(), ("dead letter not among the malformed records: " + value.substr(0, 200)).c_str());
+        QVERIFY2(
+            it != malformed.end(), ("dead letter not among the malformed records: " + value.substr(0, 200)).c_str());
         malformed.erase(it);
         const QRegularExpressionMatch m = QRegularExpression("adclick-reject-reason=([a-z_]+)").match(headers);
         QVERIFY2(m.hasMatch(), headers.constData());
@@ -168,9 +171,9 @@ void TestKafkaSource::twoMembersSplitPartitions()
     QVERIFY(start(pb, b));
     QTest::qWait(4000);
     QByteArray out;
-    QVERIFY2(runProcess({ adclickBinary(), "produce", "--brokers", m_broker.bootstrap(), "--topic", "split", "--rate",
-                            "60000", "--duration", "3s", "--ads", "2000", "--skew", "0", "--seed", "21", "--oracle",
-                            oraclePath },
+    QVERIFY2(runProcess(
+                 { adclickBinary(), "produce", "--brokers", m_broker.bootstrap(), "--topic", "split", "--rate", "60000",
+                     "--duration", "3s", "--ads", "2000", "--skew", "0", "--seed", "21", "--oracle", oraclePath },
                  60000, &out)
             == 0,
         out.constData());
@@ -239,9 +242,9 @@ void TestKafkaSource::lateMemberTakesOverPartitions()
     QTest::qWait(3500);
     QProcess producer;
     producer.setProcessChannelMode(QProcess::MergedChannels);
-    producer.start(adclickBinary(), { "produce", "--brokers", m_broker.bootstrap(), "--topic", topic, "--rate", "25000",
-                                        "--duration", "8s", "--ads", "2000", "--skew", "0", "--seed", "41", "--oracle",
-                                        oraclePath });
+    producer.start(adclickBinary(),
+        { "produce", "--brokers", m_broker.bootstrap(), "--topic", topic, "--rate", "25000", "--duration", "8s",
+            "--ads", "2000", "--skew", "0", "--seed", "41", "--oracle", oraclePath });
     QVERIFY(producer.waitForStarted(5000));
     QTest::qWait(2500);
     QProcess pb;
@@ -275,9 +278,9 @@ void TestKafkaSource::brokerDownAndUpLosesNothing()
     QVERIFY(serve.waitForStarted(5000));
     QProcess producer;
     producer.setProcessChannelMode(QProcess::MergedChannels);
-    producer.start(adclickBinary(), { "produce", "--brokers", m_broker.bootstrap(), "--topic", "outage", "--rate",
-                                        "20000", "--duration", "8s", "--ads", "2000", "--skew", "0", "--seed", "31",
-                                        "--malformed", "0", "--oracle", oraclePath });
+    producer.start(adclickBinary(),
+        { "produce", "--brokers", m_broker.bootstrap(), "--topic", "outage", "--rate", "20000", "--duration", "8s",
+            "--ads", "2000", "--skew", "0", "--seed", "31", "--malformed", "0", "--oracle", oraclePath });
     QVERIFY(producer.waitForStarted(5000));
     QTest::qWait(4000);
 
@@ -321,7 +324,8 @@ void TestKafkaSource::brokerDownAndUpLosesNothing()
     {
         QProcess kcat;
         kcat.setStandardOutputFile(topicDump);
-        kcat.start("kcat", { "-C", "-b", m_broker.bootstrap(), "-t", "outage", "-o", "beginning", "-e", "-q", "-f", "%s\n" });
+        kcat.start(
+            "kcat", { "-C", "-b", m_broker.bootstrap(), "-t", "outage", "-o", "beginning", "-e", "-q", "-f", "%s\n" });
         QVERIFY(kcat.waitForFinished(60000));
         QCOMPARE(kcat.exitCode(), 0);
     }
