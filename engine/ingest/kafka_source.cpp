@@ -1,8 +1,7 @@
 #include "ingest/kafka_source.h"
 
 #include "ingest/kafka_handles.h"
-
-#include <simdjson.h>
+#include "ingest/kafka_stats.h"
 
 #include <algorithm>
 #include <array>
@@ -55,7 +54,7 @@ struct KafkaSource::Impl {
     SourceStatus health;
     std::int64_t lastTransportErrorMs = 0;
     std::string lastError;
-    simdjson::dom::parser statsParser;
+    KafkaStatsReader stats;
 
     std::vector<rd_kafka_message_t*> messages;
 
@@ -193,32 +192,12 @@ struct KafkaSource::Impl {
     static int onStats(rd_kafka_t*, char* json, size_t len, void* opaque)
     {
         auto& d = *static_cast<Impl*>(opaque);
-        simdjson::dom::element root;
-        if (d.statsParser.parse(json, len).get(root) != simdjson::SUCCESS)
-            return 0;
-        simdjson::dom::object brokers;
-        if (root["brokers"].get(brokers) != simdjson::SUCCESS)
-            return 0;
-        // Per broker id (the group coordinator is listed again under its own name): up when any of
-        // its connections is. Brokers never needed (sparse connections, state INIT) are left out.
-        std::vector<std::pair<std::int64_t, bool>> nodes;
-        for (auto field : brokers) {
-            std::int64_t nodeId = -1;
-            std::string_view state;
-            if (field.value["nodeid"].get(nodeId) != simdjson::SUCCESS || nodeId < 0)
-                continue; // bootstrap entries and the internal broker
-            if (field.value["state"].get(state) != simdjson::SUCCESS || state == "INIT")
-                continue;
-            auto it = std::find_if(nodes.begin(), nodes.end(), [&](const auto& n) { return n.first == nodeId; });
-            if (it == nodes.end())
-                nodes.emplace_back(nodeId, state == "UP");
-            else
-                it->second = it->second || state == "UP";
+        KafkaBrokerCounts counts;
+        if (d.stats.read(json, len, counts)) {
+            d.health.brokersKnown = counts.known;
+            d.health.brokersUp = counts.up;
+            d.refreshHealth();
         }
-        d.health.brokersKnown = static_cast<std::uint32_t>(nodes.size());
-        d.health.brokersUp = static_cast<std::uint32_t>(
-            std::count_if(nodes.begin(), nodes.end(), [](const auto& n) { return n.second; }));
-        d.refreshHealth();
         return 0; // librdkafka frees json
     }
 
