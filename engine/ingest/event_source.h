@@ -76,6 +76,9 @@ public:
     /// Resume so that the next event of `partition` is the one after `offset`
     /// (offset -1: from the beginning). Returns false if the source cannot seek.
     virtual bool seek(std::uint32_t partition, std::int64_t offset) = 0;
+    /// False for a partition this process does not read now (a Kafka partition owned by another
+    /// group member, or before the first assignment): it then does not hold the watermark.
+    virtual bool partitionActive(std::uint32_t partition) const { return true; }
     /// Connection health and per-partition lag (ingest thread, with each snapshot).
     virtual SourceStatus status() const { return {}; }
 };

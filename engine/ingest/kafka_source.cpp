@@ -577,6 +577,11 @@ SourceStatus KafkaSource::status() const
     return s;
 }
 
+bool KafkaSource::partitionActive(std::uint32_t partition) const
+{
+    return partition < m_impl->assigned.size() && m_impl->assigned[partition];
+}
+
 void KafkaSource::setRevokeHook(std::function<void()> hook)
 {
     m_impl->revokeHook = std::move(hook);

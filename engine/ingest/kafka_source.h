@@ -64,6 +64,8 @@ public:
     /// Partition `partition` resumes after `offset` (-1: no stored offset, the configured start).
     bool seek(std::uint32_t partition, std::int64_t offset) override;
     SourceStatus status() const override;
+    /// True while this member is assigned the partition.
+    bool partitionActive(std::uint32_t partition) const override;
 
     /// Runs before partitions are released in a rebalance (inside poll()): make everything handed
     /// out so far durable (a checkpoint). Null: nothing to do (no store).

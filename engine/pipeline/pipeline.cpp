@@ -78,6 +78,9 @@ PollResult Pipeline::step()
         m_watermarks.resize(m_source.partitionCount());
     if (m_source.partitionCount() > m_offsets.size())
         m_offsets.resize(m_source.partitionCount(), -1);
+    for (std::uint32_t p = 0; p < m_watermarks.partitions().size(); ++p)
+        if (const bool released = !m_source.partitionActive(p); released != m_watermarks.released(p))
+            m_watermarks.setReleased(p, released);
     const TimeMs wmBefore = m_watermarks.advanceProcessingTime(now);
     (void)wmBefore;
     m_batch.processingTimeMs = now;

@@ -26,12 +26,36 @@ void WatermarkTracker::resize(std::uint32_t partitions)
     recompute();
 }
 
+void WatermarkTracker::setReleased(std::uint32_t partition, bool released)
+{
+    if (partition >= m_partitions.size() || this->released(partition) == released)
+        return;
+    if (m_released.size() < m_partitions.size())
+        m_released.resize(m_partitions.size(), false);
+    m_released[partition] = released;
+    m_releasedCount += released ? 1 : -1;
+    PartitionWatermark& p = m_partitions[partition];
+    if (!released)
+        p.lastActivityMs = m_nowMs; // back in our hands: it has its idle timeout from now
+    const bool idle
+        = released || (m_config.idleTimeoutMs > 0 && m_nowMs - p.lastActivityMs >= m_config.idleTimeoutMs);
+    if (idle != p.idle) {
+        p.idle = idle;
+        m_idleCount += idle ? 1 : -1;
+        m_minDirty = true;
+    }
+    if (m_minDirty)
+        recompute();
+}
+
 TimeMs WatermarkTracker::advanceProcessingTime(TimeMs nowMs)
 {
     m_nowMs = std::max(m_nowMs, nowMs);
     if (m_config.idleTimeoutMs > 0) {
-        for (auto& p : m_partitions) {
-            const bool idle = m_nowMs - p.lastActivityMs >= m_config.idleTimeoutMs;
+        for (std::size_t i = 0; i < m_partitions.size(); ++i) {
+            auto& p = m_partitions[i];
+            const bool idle = (m_releasedCount > 0 && released(static_cast<std::uint32_t>(i)))
+                || m_nowMs - p.lastActivityMs >= m_config.idleTimeoutMs;
             if (idle != p.idle) {
                 p.idle = idle;
                 m_idleCount += idle ? 1 : -1;

@@ -69,12 +69,19 @@ public:
     TimeMs processingTimeMs() const { return m_nowMs; }
     /// Adds partitions (a source that discovers more, e.g. Kafka); new ones start active.
     void resize(std::uint32_t partitions);
+    /// Marks a partition this process does not read now (a Kafka partition another group member
+    /// owns, or none yet): it counts as idle, so it does not hold the watermark, until released is
+    /// set false again. Not part of the checkpointed state: the source says it after a restart.
+    void setReleased(std::uint32_t partition, bool released);
+    bool released(std::uint32_t partition) const { return partition < m_released.size() && m_released[partition]; }
 
 private:
     void recompute();
 
     WatermarkConfig m_config;
     std::vector<PartitionWatermark> m_partitions;
+    std::vector<bool> m_released; ///< per partition: read by no one here (counts as idle)
+    std::uint32_t m_releasedCount = 0;
     TimeMs m_nowMs;
     TimeMs m_watermarkMs = kMinTimeMs;
     std::uint32_t m_minPartition = 0;

@@ -60,6 +60,31 @@ private slots:
         QCOMPARE(t.idlePartitions(), 0u);
     }
 
+    // A partition another consumer-group member reads does not hold the watermark, with or without
+    // an idle timeout; back in our hands it holds it again until it has spoken.
+    void releasedPartitionDoesNotHold_data()
+    {
+        QTest::addColumn<TimeMs>("idleTimeoutMs");
+        QTest::newRow("no idle timeout") << TimeMs(0);
+        QTest::newRow("idle timeout") << TimeMs(60000);
+    }
+    void releasedPartitionDoesNotHold()
+    {
+        QFETCH(TimeMs, idleTimeoutMs);
+        WatermarkTracker t({ 1000, idleTimeoutMs }, 2, 0);
+        QCOMPARE(t.observe(0, 10000), kMinTimeMs); // partition 1 has not spoken: it holds
+        t.setReleased(1, true);
+        QVERIFY(t.released(1));
+        QCOMPARE(t.watermark(), TimeMs(9000));
+        QCOMPARE(t.advanceProcessingTime(100), TimeMs(9000)); // stays idle while released
+        QCOMPARE(t.observe(0, 20000), TimeMs(19000));
+        QCOMPARE(t.idlePartitions(), 1u);
+        t.setReleased(1, false);
+        QCOMPARE(t.idlePartitions(), 0u);
+        QCOMPARE(t.observe(0, 30000), TimeMs(19000)); // held: partition 1 is ours again, silent
+        QCOMPARE(t.observe(1, 40000), TimeMs(29000));
+    }
+
     void forceAndResize()
     {
         WatermarkTracker t({ 1000, 0 }, 1, 0);
