@@ -261,6 +261,15 @@ inline void verifyKafkaExact(const KafkaOracle& o, const KafkaComparison& c, con
     QCOMPARE(c.quarantined, static_cast<unsigned long long>(o.rejected.total()));
 }
 
+/// Waits for a started process to end (true also when it had ended already: QProcess's
+/// waitForFinished() answers false then).
+inline bool waitEnded(QProcess& p, int timeoutMs)
+{
+    if (p.state() != QProcess::NotRunning)
+        p.waitForFinished(timeoutMs);
+    return p.state() == QProcess::NotRunning;
+}
+
 /// Runs a command to its end; returns its exit code (-1 if it did not finish in time) and output.
 inline int runProcess(const QStringList& args, int timeoutMs, QByteArray* output = nullptr)
 {

@@ -55,13 +55,16 @@ void TestKafkaExactlyOnce::killedAndRestartedCountsExactlyOnce()
         QVERIFY(p.waitForStarted(5000));
         // The group join takes ~3 s on the mock; kill anywhere from during it to well into consuming.
         const int delayMs = 1500 + static_cast<int>(rng->bounded(3500));
-        if (p.waitForFinished(delayMs)) {
+        const qint64 pid = p.processId();
+        if (waitEnded(p, delayMs)) {
             ++finishedEarly; // read everything before the kill: the next start finds nothing new
             QVERIFY2(p.exitCode() == 0, p.readAll().constData());
             continue;
         }
-        ::kill(static_cast<pid_t>(p.processId()), SIGKILL);
-        p.waitForFinished(5000);
+        QVERIFY(pid > 0);
+        ::kill(static_cast<pid_t>(pid), SIGKILL);
+        QVERIFY(waitEnded(p, 5000));
+        QCOMPARE(p.exitStatus(), QProcess::CrashExit);
         ++kills;
     }
     qInfo("%d kills (SIGKILL), %d runs finished before their kill", kills, finishedEarly);

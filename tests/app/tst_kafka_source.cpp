@@ -26,7 +26,7 @@ QList<QByteArray> kcatConsume(const QString& brokers, const QString& topic)
     QByteArray out;
     QProcess p;
     p.start("kcat", { "-C", "-b", brokers, "-t", topic, "-o", "beginning", "-e", "-q", "-f", "%h\t%s\n" });
-    if (!p.waitForFinished(60000))
+    if (!waitEnded(p, 60000))
         return {};
     out = p.readAllStandardOutput();
     QList<QByteArray> lines = out.split('\n');
@@ -80,7 +80,7 @@ void TestKafkaSource::kcatFileCountsEqualOracle()
         gen.start(adclickBinary(),
             { "generate", "--seed", "5", "--rate", "40000", "--duration", "2s", "--ads", "2000", "--skew", "0",
                 "--malformed", "0.01", "--duplicates", "0.02" });
-        QVERIFY(gen.waitForFinished(60000));
+        QVERIFY(waitEnded(gen, 60000));
         QCOMPARE(gen.exitCode(), 0);
     }
     const KafkaOracle oracle = oracleOfFile(file);
@@ -177,8 +177,8 @@ void TestKafkaSource::twoMembersSplitPartitions()
                  60000, &out)
             == 0,
         out.constData());
-    QVERIFY(pa.waitForFinished(60000));
-    QVERIFY(pb.waitForFinished(60000));
+    QVERIFY(waitEnded(pa, 60000));
+    QVERIFY(waitEnded(pb, 60000));
     QVERIFY2(pa.exitCode() == 0, pa.readAll().right(2000).constData());
     QVERIFY2(pb.exitCode() == 0, pb.readAll().right(2000).constData());
 
@@ -249,10 +249,10 @@ void TestKafkaSource::lateMemberTakesOverPartitions()
     QTest::qWait(2500);
     QProcess pb;
     QVERIFY(start(pb, b, "15s"));
-    QVERIFY(producer.waitForFinished(60000));
+    QVERIFY(waitEnded(producer, 60000));
     QVERIFY2(producer.exitCode() == 0, producer.readAll().right(2000).constData());
-    QVERIFY(pa.waitForFinished(60000));
-    QVERIFY(pb.waitForFinished(60000));
+    QVERIFY(waitEnded(pa, 60000));
+    QVERIFY(waitEnded(pb, 60000));
     QVERIFY2(pa.exitCode() == 0, pa.readAll().right(2000).constData());
     QVERIFY2(pb.exitCode() == 0, pb.readAll().right(2000).constData());
 
@@ -305,7 +305,7 @@ void TestKafkaSource::brokerDownAndUpLosesNothing()
     }
     QVERIFY2(back, "the source never reported the broker back");
 
-    const bool producerDone = producer.waitForFinished(60000);
+    const bool producerDone = waitEnded(producer, 60000);
     QVERIFY2(producerDone && producer.exitCode() == 0, producer.readAll().right(3000).constData());
     // serve keeps answering after its duration; SIGTERM then stops it after a final checkpoint.
     QByteArray serveOut;
@@ -315,7 +315,7 @@ void TestKafkaSource::brokerDownAndUpLosesNothing()
     }
     QVERIFY2(serveOut.contains("the input ended"), serveOut.right(2000).constData());
     serve.terminate();
-    QVERIFY(serve.waitForFinished(30000));
+    QVERIFY(waitEnded(serve, 30000));
     QVERIFY2(serve.exitCode() == 0, serve.readAll().right(2000).constData());
     // The oracle is the topic as kcat reads it: the mock broker does not de-duplicate an idempotent
     // producer's retries across the outage, so the topic may hold a few records twice (at distinct
@@ -326,7 +326,7 @@ void TestKafkaSource::brokerDownAndUpLosesNothing()
         kcat.setStandardOutputFile(topicDump);
         kcat.start(
             "kcat", { "-C", "-b", m_broker.bootstrap(), "-t", "outage", "-o", "beginning", "-e", "-q", "-f", "%s\n" });
-        QVERIFY(kcat.waitForFinished(60000));
+        QVERIFY(waitEnded(kcat, 60000));
         QCOMPARE(kcat.exitCode(), 0);
     }
     const KafkaOracle produced = oracleOfFile(oraclePath);
