@@ -9,6 +9,7 @@
 #include "run_command.h"
 #include "run_options.h"
 #include "serve_command.h"
+#include "simulate_command.h"
 
 #include <cstdio>
 #include <cstdlib>
@@ -32,6 +33,7 @@ const char* kUsage = "Usage: adclick <command> [options]\n\n"
                      "  produce    produce the generator's clicks to a Kafka topic (idempotent producer)\n"
                      "  broker     run a local in-memory Kafka-protocol TEST broker (librdkafka mock cluster)\n"
                      "  maintain   roll up and expire stored aggregates and raw log segments now\n"
+                     "  simulate   run a scenario (simulations/*.json) on a virtual clock and check its expectations\n"
                      "  help       this text; `adclick <command> --help` for a command's options\n"
                      "  version    print the version\n";
 }
@@ -69,6 +71,8 @@ int runCli(int argc, char** argv)
         return runBrokerCommand(args, stdout, stderr);
     if (command == "produce")
         return runProduceCommand(args, stdout, stderr);
+    if (command == "simulate")
+        return runSimulateCommand(args, stdout, stderr);
     if (command == "maintain")
         return runMaintainCommand(args, stdout, stderr);
     if (command == "run" || command == "generate") {
