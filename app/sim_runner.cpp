@@ -1,0 +1,348 @@
+#include "sim_runner.h"
+
+#include "batch/batch_job.h"
+#include "core/time_units.h"
+#include "sim_figures.h"
+#include "sim_oracle.h"
+
+#include <QJsonArray>
+
+#include <filesystem>
+#include <thread>
+
+namespace adclick::app {
+
+using namespace adclick::engine;
+
+namespace {
+std::uint32_t faultAdOf(const std::string& spec)
+{
+    const std::string prefix = "double-count-ad:";
+    return spec.rfind(prefix, 0) == 0 ? static_cast<std::uint32_t>(std::stoul(spec.substr(prefix.size()))) : 0;
+}
+} // namespace
+
+SimRunner::SimRunner(Scenario scenario, std::string workDir, bool ci)
+    : m_scenario(std::move(scenario))
+    , m_workDir(std::move(workDir))
+    , m_durationMs(ci && m_scenario.ciDurationMs ? *m_scenario.ciDurationMs : m_scenario.durationMs)
+{
+}
+
+SimRunner::~SimRunner() { crashSession(); }
+
+void SimRunner::say(const std::string& text)
+{
+    if (!m_narrative)
+        return;
+    const TimeMs t = m_pipeline || m_started ? offsetMs() : 0;
+    const std::string variant = m_scenario.variants[m_variant].name;
+    char stamp[32];
+    std::snprintf(stamp, sizeof stamp, "[%02lld:%02lld:%02lld] ", static_cast<long long>(t / kMsPerHour),
+        static_cast<long long>(t / kMsPerMinute % 60), static_cast<long long>(t / kMsPerSecond % 60));
+    m_narrative(stamp + (variant.empty() ? "" : variant + ": ") + text);
+}
+
+TimeMs SimRunner::offsetMs() const
+{
+    return m_clock ? m_clock->nowMs() - m_options.generator.startTimeMs : 0;
+}
+
+bool SimRunner::fail(std::string message)
+{
+    m_error = std::move(message);
+    m_done = true;
+    crashSession();
+    return false;
+}
+
+bool SimRunner::openSession(const std::vector<std::string>& extraArgs)
+{
+    std::string error;
+    if (!scenarioRunOptions(m_scenario, m_scenario.variants[m_variant], extraArgs, m_dataDir, m_options, error))
+        return fail(m_scenario.variants[m_variant].name + ": " + error);
+    const TimeMs resumeAt = m_clock ? m_clock->nowMs() : m_options.generator.startTimeMs;
+    m_ads = std::make_unique<AdDictionary>();
+    m_userAgents = std::make_unique<UserAgentDictionary>();
+    m_clock = std::make_unique<VirtualClock>(resumeAt);
+    CheckpointerConfig cc = m_options.checkpoints;
+    cc.dataDirectory = m_dataDir;
+    cc.sourceKey = "generator seed=" + std::to_string(m_options.generator.seed)
+        + " partitions=" + std::to_string(m_options.generator.partitions);
+    m_checkpointer = Checkpointer::open(cc, *m_ads, *m_userAgents, error);
+    if (!m_checkpointer)
+        return fail("cannot open the store in " + m_dataDir + ": " + error);
+    m_source = std::make_unique<SyntheticSource>(m_options.generator, *m_clock, *m_ads, *m_userAgents);
+    m_records = static_cast<std::uint64_t>(static_cast<double>(m_durationMs) * m_options.generator.ratePerSec / 1000.0);
+    m_source->setLimit(m_records);
+    m_pipeline = std::make_unique<Pipeline>(m_options.pipeline, *m_source, *m_clock);
+    RecoveryReport report;
+    if (!m_checkpointer->recover(*m_pipeline, *m_source, report, error))
+        return fail("recovery from " + m_dataDir + " failed: " + error);
+    m_replayed += report.replayedRecords;
+    if (report.restored)
+        say("recovered from checkpoint #" + std::to_string(report.checkpointSequence) + ": "
+            + std::to_string(report.nextSequence) + " events already accepted, " + std::to_string(report.rowsRestored)
+            + " open cells restored, " + std::to_string(report.replayedRecords) + " raw records replayed, "
+            + std::to_string(report.rawBytesTruncated) + " raw bytes after the checkpoint discarded");
+    return true;
+}
+
+void SimRunner::crashSession()
+{
+    if (m_checkpointer)
+        m_checkpointer.reset(); // no close(): abandoned as a crash leaves it, no final checkpoint
+    m_pipeline.reset();
+    m_source.reset();
+}
+
+bool SimRunner::closeSession()
+{
+    std::string error;
+    if (m_checkpointer) {
+        m_checkpoints += m_checkpointer->stats().checkpoints;
+        if (!m_checkpointer->close(error))
+            return fail("final checkpoint failed: " + error);
+        m_checkpoints += 1;
+    }
+    crashSession();
+    return true;
+}
+
+bool SimRunner::start()
+{
+    m_wallStart = std::chrono::steady_clock::now();
+    m_started = true;
+    m_figures = {};
+    m_series = {};
+    m_variant = 0;
+    m_nextEvent = 0;
+    m_samples.clear();
+    const auto& v = m_scenario.variants[m_variant];
+    m_dataDir = m_workDir + "/data" + (v.name.empty() ? "" : "-" + v.name);
+    std::error_code ec;
+    std::filesystem::remove_all(m_dataDir, ec);
+    std::filesystem::create_directories(m_dataDir, ec);
+    if (ec)
+        return fail("cannot create " + m_dataDir + ": " + ec.message());
+    m_sessionArgs.clear();
+    m_crashes = m_restarts = m_checkpoints = m_replayed = m_batchRuns = 0;
+    m_faultSpans.clear();
+    m_faultFromMs = -1;
+    m_faultSpec.clear();
+    m_nextSampleMs = 0;
+    m_clock.reset();
+    if (!openSession({}))
+        return false;
+    say("start: " + m_source->describe() + ", watermark bound "
+        + formatDurationMs(m_options.pipeline.watermark.boundMs) + ", de-duplication "
+        + (m_options.pipeline.deduplicate ? "on" : "off") + ", " + formatDurationMs(m_durationMs)
+        + " of processing time");
+    return true;
+}
+
+void SimRunner::sample()
+{
+    while (m_nextSampleMs <= offsetMs()) {
+        m_pipeline->publishSnapshot();
+        const auto snap = m_pipeline->snapshot();
+        SimSample s;
+        s.offsetMs = m_nextSampleMs;
+        s.watermarkLagMs = snap->watermarkMs <= kMinTimeMs ? 0 : snap->processingTimeMs - snap->watermarkMs;
+        s.counted = snap->counters.counted;
+        s.lateDropped = snap->counters.lateDropped;
+        s.stateBytes = snap->stateBytes;
+        const TopKResult top = m_pipeline->topK(10);
+        if (top.valid && !top.exact.empty()) {
+            s.topKPrecision = top.precision;
+            s.topKMaxError = top.maxAbsError;
+            s.topKErrorBound = top.errorBound;
+        }
+        m_samples.push_back(s);
+        m_nextSampleMs += kMsPerMinute;
+    }
+}
+
+bool SimRunner::runBatch(const char* why)
+{
+    BatchJobOptions bo;
+    bo.fromMs = m_options.generator.startTimeMs - kMsPerHour;
+    bo.toMs = m_options.generator.startTimeMs + m_durationMs + kMsPerHour;
+    bo.trigger = "simulation";
+    bo.processingTimeMs = m_clock ? m_clock->nowMs() : 0;
+    const BatchJobResult r = BatchJob::run(m_dataDir, bo);
+    if (!r.ok)
+        return fail(std::string("batch run (") + why + ") failed: " + r.error);
+    ++m_batchRuns;
+    say(std::string("batch run (") + why + "): recounted " + std::to_string(r.count.recordsRead) + " raw records (" + std::to_string(r.count.lateDropped) + " of them dropped as late by the speed layer) into "
+        + std::to_string(r.rowsWritten) + " batch rows");
+    return true;
+}
+
+bool SimRunner::runEvent(const SimEvent& e)
+{
+    const std::string note = e.note.empty() ? "" : " — " + e.note;
+    switch (e.kind) {
+    case SimEvent::Kind::Crash:
+        say("CRASH: the process dies without a final checkpoint" + note);
+        ++m_crashes;
+        m_checkpoints += m_checkpointer->stats().checkpoints;
+        crashSession();
+        return openSession(m_sessionArgs);
+    case SimEvent::Kind::Restart:
+        say("restart with new settings" + note);
+        ++m_restarts;
+        m_sessionArgs.insert(m_sessionArgs.end(), e.pipelineArgs.begin(), e.pipelineArgs.end());
+        return closeSession() && openSession(m_sessionArgs);
+    case SimEvent::Kind::Batch:
+        return runBatch(e.note.empty() ? "scheduled" : e.note.c_str());
+    case SimEvent::Kind::FaultOn:
+        say("speed-layer fault ON: " + e.fault + note);
+        m_faultSpec = e.fault;
+        m_faultFromMs = offsetMs();
+        m_sessionArgs.insert(m_sessionArgs.end(), { "--inject-speed-fault", e.fault });
+        return closeSession() && openSession(m_sessionArgs);
+    case SimEvent::Kind::FaultOff:
+        say("speed-layer fault OFF" + note);
+        if (m_faultFromMs >= 0)
+            m_faultSpans.emplace_back(m_faultFromMs, offsetMs());
+        m_faultFromMs = -1;
+        m_sessionArgs.insert(m_sessionArgs.end(), { "--inject-speed-fault", "none" });
+        return closeSession() && openSession(m_sessionArgs);
+    }
+    return true;
+}
+
+bool SimRunner::advance(TimeMs maxProcessingMs)
+{
+    if (m_done)
+        return false;
+    if (!m_started && !start())
+        return false;
+    const TimeMs nextEventMs
+        = m_nextEvent < m_scenario.events.size() ? m_scenario.events[m_nextEvent].atMs : m_durationMs;
+    const TimeMs target = std::min({ offsetMs() + std::max<TimeMs>(1, maxProcessingMs), nextEventMs, m_durationMs });
+    bool ended = false;
+    while (offsetMs() < target) {
+        if (m_checkpointer->failed())
+            return fail("the store failed: " + m_checkpointer->stats().pauseReason);
+        if (m_checkpointer->paused()) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            m_checkpointer->afterStep();
+            continue;
+        }
+        const PollResult r = m_pipeline->step();
+        m_checkpointer->afterStep();
+        sample();
+        if (r == PollResult::EndOfStream) {
+            ended = true;
+            break;
+        }
+    }
+    if (!ended && m_nextEvent < m_scenario.events.size() && offsetMs() >= nextEventMs) {
+        if (!runEvent(m_scenario.events[m_nextEvent++]))
+            return false;
+        return true;
+    }
+    if (ended || offsetMs() >= m_durationMs)
+        return finishVariant();
+    return true;
+}
+
+bool SimRunner::finishVariant()
+{
+    const SimVariant& v = m_scenario.variants[m_variant];
+    // Events whose time was never reached (the CI duration is shorter) are reported, not run.
+    while (m_nextEvent < m_scenario.events.size())
+        say("skipped (beyond this run's duration): " + m_scenario.events[m_nextEvent++].path);
+    m_pipeline->finish();
+    if (m_faultFromMs >= 0)
+        m_faultSpans.emplace_back(m_faultFromMs, offsetMs() + kMsPerMinute);
+    say("end of input: every window final, final checkpoint");
+    if (!closeSession() || !runBatch("final, over the whole run"))
+        return false;
+
+    const SimOracle oracle = SimOracle::compute(m_options.generator, m_records);
+    std::vector<std::pair<TimeMs, TimeMs>> spans; // processing offsets → event time, widened by the jitter
+    for (const auto& [from, to] : m_faultSpans)
+        spans.emplace_back(m_options.generator.startTimeMs + from - m_options.generator.jitterMaxMs - kMsPerMinute,
+            m_options.generator.startTimeMs + to + kMsPerMinute);
+    const std::string prefix = v.name.empty() ? "" : v.name + ".";
+    std::string error;
+    if (!storeFigures(m_dataDir, oracle, faultAdOf(m_faultSpec), spans, prefix, m_figures, m_series, error))
+        return fail(error);
+
+    auto put = [&](const char* name, double value) { m_figures.insert(QString::fromStdString(prefix + name), value); };
+    put("crashes", static_cast<double>(m_crashes));
+    put("restarts", static_cast<double>(m_restarts));
+    put("checkpoints", static_cast<double>(m_checkpoints));
+    put("raw_records_replayed", static_cast<double>(m_replayed));
+    put("batch_runs", static_cast<double>(m_batchRuns));
+    put("watermark_bound_ms", static_cast<double>(m_options.pipeline.watermark.boundMs));
+    std::size_t maxState = 0;
+    TimeMs maxLag = 0;
+    double lagSum = 0, precisionMin = 1;
+    std::uint64_t topKSamples = 0, outOfBound = 0, maxError = 0, boundMin = 0;
+    QJsonArray samples;
+    for (const SimSample& s : m_samples) {
+        maxState = std::max(maxState, s.stateBytes);
+        maxLag = std::max(maxLag, s.watermarkLagMs);
+        lagSum += static_cast<double>(s.watermarkLagMs);
+        if (s.topKPrecision >= 0) {
+            ++topKSamples;
+            precisionMin = std::min(precisionMin, s.topKPrecision);
+            maxError = std::max(maxError, s.topKMaxError);
+            boundMin = topKSamples == 1 ? s.topKErrorBound : std::min(boundMin, s.topKErrorBound);
+            if (s.topKMaxError > s.topKErrorBound)
+                ++outOfBound;
+        }
+        samples.append(QJsonArray { static_cast<double>(s.offsetMs), static_cast<double>(s.watermarkLagMs),
+            static_cast<double>(s.counted), static_cast<double>(s.lateDropped), static_cast<double>(s.stateBytes),
+            s.topKPrecision, static_cast<double>(s.topKMaxError), static_cast<double>(s.topKErrorBound) });
+    }
+    put("max_state_bytes", static_cast<double>(maxState));
+    put("max_watermark_lag_ms", static_cast<double>(maxLag));
+    put("mean_watermark_lag_ms", m_samples.empty() ? 0.0 : std::round(lagSum / static_cast<double>(m_samples.size())));
+    put("topk_samples", static_cast<double>(topKSamples));
+    put("topk_precision", topKSamples ? precisionMin : 0.0);
+    put("topk_max_error", static_cast<double>(maxError));
+    put("topk_error_bound", static_cast<double>(boundMin));
+    put("topk_out_of_bound", static_cast<double>(outOfBound));
+    m_series.insert(QString::fromStdString(prefix + "samples"), samples);
+    say("checked against the oracle: " + std::to_string(oracle.clicks) + " distinct clicks, lost "
+        + std::to_string(m_figures.value(QString::fromStdString(prefix + "lost")).toInteger()) + ", doubled "
+        + std::to_string(m_figures.value(QString::fromStdString(prefix + "doubled")).toInteger())
+        + ", speed-layer late-dropped "
+        + std::to_string(m_figures.value(QString::fromStdString(prefix + "late_dropped")).toInteger())
+        + ", unexplained gap "
+        + std::to_string(m_figures.value(QString::fromStdString(prefix + "unexplained_gap")).toInteger()));
+
+    // Next variant, or done.
+    if (++m_variant >= m_scenario.variants.size()) {
+        m_variant = m_scenario.variants.size() - 1;
+        m_done = true;
+        m_wallSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - m_wallStart).count();
+        return false;
+    }
+    const SimVariant& next = m_scenario.variants[m_variant];
+    m_dataDir = m_workDir + "/data-" + next.name;
+    std::error_code ec;
+    std::filesystem::remove_all(m_dataDir, ec);
+    std::filesystem::create_directories(m_dataDir, ec);
+    m_sessionArgs.clear();
+    m_crashes = m_restarts = m_checkpoints = m_replayed = m_batchRuns = 0;
+    m_faultSpans.clear();
+    m_faultFromMs = -1;
+    m_faultSpec.clear();
+    m_nextEvent = 0;
+    m_nextSampleMs = 0;
+    m_samples.clear();
+    m_clock.reset();
+    if (!openSession({}))
+        return false;
+    say("start: watermark bound " + formatDurationMs(m_options.pipeline.watermark.boundMs) + ", de-duplication "
+        + (m_options.pipeline.deduplicate ? "on" : "off"));
+    return true;
+}
+
+} // namespace adclick::app

@@ -1,0 +1,123 @@
+#pragma once
+
+#include "core/ad_dictionary.h"
+#include "core/clock.h"
+#include "ingest/synthetic_source.h"
+#include "ingest/user_agent.h"
+#include "pipeline/pipeline.h"
+#include "sim_scenario.h"
+#include "storage/checkpointer.h"
+
+#include <QJsonObject>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace adclick::app {
+
+/// One sample of the running speed layer, taken every minute of processing time (for the charts).
+struct SimSample {
+    engine::TimeMs offsetMs = 0; ///< processing time since the start of the run
+    engine::TimeMs watermarkLagMs = 0; ///< processing time − watermark
+    std::uint64_t counted = 0; ///< speed-layer counted events so far
+    std::uint64_t lateDropped = 0;
+    std::size_t stateBytes = 0;
+    double topKPrecision = -1; ///< −1: no top-K yet
+    std::uint64_t topKMaxError = 0;
+    std::uint64_t topKErrorBound = 0;
+};
+
+/// Runs a scenario's timeline on a virtual clock, one variant after the other, each in its own
+/// data directory: the generator feeds a real Pipeline with a real Checkpointer (SQLite + raw
+/// log); timed events crash, restart, run the batch layer or toggle a speed fault. At the end of
+/// each variant it takes a final batch run, reconciles and compares the store with SimOracle.
+///
+/// Drivable step by step (the desktop dashboard plays a scenario this way): start(), then
+/// advance() until it returns false; the narrative callback receives each timestamped step.
+/// Single-threaded: call everything from one thread.
+class SimRunner {
+public:
+    using Narrative = std::function<void(const std::string& line)>;
+
+    /// workDir holds one data directory per variant (created, emptied first).
+    SimRunner(Scenario scenario, std::string workDir, bool ci);
+    ~SimRunner();
+    SimRunner(const SimRunner&) = delete;
+    SimRunner& operator=(const SimRunner&) = delete;
+
+    void setNarrative(Narrative narrative) { m_narrative = std::move(narrative); }
+    /// Opens the first variant. False with `error()` set on failure.
+    bool start();
+    /// Runs up to `maxProcessingMs` of processing time (stopping early at a timed event or the end
+    /// of a variant). Returns false when the whole scenario has finished or failed (see error()).
+    bool advance(engine::TimeMs maxProcessingMs = engine::kMsPerMinute);
+    bool finished() const { return m_done; }
+    const std::string& error() const { return m_error; }
+
+    const Scenario& scenario() const { return m_scenario; }
+    engine::TimeMs durationMs() const { return m_durationMs; }
+    /// Figures of every finished variant (prefixed "variant." when the scenario has variants).
+    const QJsonObject& figures() const { return m_figures; }
+    /// Per-variant series for charts: samples, and per minute of event time truth/speed/batch/gap.
+    const QJsonObject& series() const { return m_series; }
+    /// Samples of the variant running now (or the last one).
+    const std::vector<SimSample>& samples() const { return m_samples; }
+    /// The live pipeline (null between sessions).
+    engine::Pipeline* pipeline() { return m_pipeline.get(); }
+    double wallSeconds() const { return m_wallSeconds; }
+
+private:
+    bool openSession(const std::vector<std::string>& extraArgs);
+    void crashSession();
+    bool closeSession();
+    bool runEvent(const SimEvent& e);
+    bool finishVariant();
+    bool runBatch(const char* why);
+    void sample();
+    void say(const std::string& text);
+    engine::TimeMs offsetMs() const;
+    bool fail(std::string message);
+
+    Scenario m_scenario;
+    std::string m_workDir;
+    engine::TimeMs m_durationMs = 0;
+    Narrative m_narrative;
+    std::size_t m_variant = 0;
+    std::size_t m_nextEvent = 0;
+    std::string m_dataDir;
+    std::vector<std::string> m_sessionArgs; ///< settings changed by events (restart, faults)
+    RunOptions m_options;
+    std::uint64_t m_records = 0;
+
+    std::unique_ptr<engine::AdDictionary> m_ads;
+    std::unique_ptr<engine::UserAgentDictionary> m_userAgents;
+    std::unique_ptr<engine::VirtualClock> m_clock;
+    std::unique_ptr<engine::Checkpointer> m_checkpointer;
+    std::unique_ptr<engine::SyntheticSource> m_source;
+    std::unique_ptr<engine::Pipeline> m_pipeline;
+
+    // Per variant.
+    std::vector<SimSample> m_samples;
+    engine::TimeMs m_nextSampleMs = 0;
+    std::uint64_t m_crashes = 0;
+    std::uint64_t m_restarts = 0;
+    std::uint64_t m_checkpoints = 0;
+    std::uint64_t m_replayed = 0;
+    std::uint64_t m_batchRuns = 0;
+    std::vector<std::pair<engine::TimeMs, engine::TimeMs>> m_faultSpans; ///< processing time offsets
+    engine::TimeMs m_faultFromMs = -1;
+    std::string m_faultSpec;
+    std::chrono::steady_clock::time_point m_wallStart;
+
+    QJsonObject m_figures;
+    QJsonObject m_series;
+    bool m_done = false;
+    bool m_started = false;
+    std::string m_error;
+    double m_wallSeconds = 0;
+};
+
+} // namespace adclick::app

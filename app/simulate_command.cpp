@@ -1,0 +1,210 @@
+#include "simulate_command.h"
+
+#include "sim_charts.h"
+#include "sim_runner.h"
+#include "sim_scenario.h"
+
+#include <QApplication>
+#include <QDir>
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+
+namespace adclick::app {
+
+using namespace adclick::engine;
+
+namespace {
+bool holds(double actual, const std::string& op, double expected)
+{
+    if (op == "==")
+        return actual == expected;
+    if (op == "!=")
+        return actual != expected;
+    if (op == "<")
+        return actual < expected;
+    if (op == "<=")
+        return actual <= expected;
+    if (op == ">")
+        return actual > expected;
+    return actual >= expected;
+}
+
+std::string number(double v)
+{
+    return QString::number(v, 'g', 12).toStdString();
+}
+
+bool writeJson(const QString& path, const QJsonObject& o)
+{
+    QFile f(path);
+    return f.open(QIODevice::WriteOnly | QIODevice::Truncate) && f.write(QJsonDocument(o).toJson()) >= 0;
+}
+
+/// Charts need a QApplication; without a display the offscreen platform renders them.
+std::unique_ptr<QApplication> ensureGuiApplication()
+{
+    if (QCoreApplication::instance())
+        return nullptr;
+    if (!std::getenv("QT_QPA_PLATFORM") && !std::getenv("DISPLAY") && !std::getenv("WAYLAND_DISPLAY"))
+        qputenv("QT_QPA_PLATFORM", "offscreen");
+    static int argc = 1;
+    static char name[] = "adclick";
+    static char* argv[] = { name, nullptr };
+    return std::make_unique<QApplication>(argc, argv);
+}
+} // namespace
+
+std::string simulateHelpText()
+{
+    return "Usage: adclick simulate FILE.json [--report DIR] [--ci] [--no-charts] [--keep-data]\n\n"
+           "Runs a scenario (see simulations/README.md) headless on a virtual clock and checks its expectations.\n\n"
+           "Options:\n"
+           "  --report DIR   where report.json, timings.json and the PNG charts go (default sim-report/NAME)\n"
+           "  --ci           use the scenario's shorter ci_duration when it states one\n"
+           "  --no-charts    skip the PNG charts\n"
+           "  --keep-data    keep the data directories (SQLite store, raw log) under DIR\n\n"
+           "Exit code: 0 every expectation holds, 1 one failed, 2 bad command line or scenario, 3 the run failed.\n";
+}
+
+int runSimulateCommand(const std::vector<std::string>& args, std::FILE* out, std::FILE* err)
+{
+    std::string file, reportDir;
+    bool ci = false, charts = true, keepData = false;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        if (a == "--help" || a == "-h") {
+            std::fputs(simulateHelpText().c_str(), out);
+            return 0;
+        }
+        if (a == "--ci")
+            ci = true;
+        else if (a == "--no-charts")
+            charts = false;
+        else if (a == "--keep-data")
+            keepData = true;
+        else if (a == "--report") {
+            if (++i >= args.size()) {
+                std::fprintf(err, "adclick simulate: --report needs a directory\n");
+                return 2;
+            }
+            reportDir = args[i];
+        } else if (!a.empty() && a[0] == '-') {
+            std::fprintf(err, "adclick simulate: unknown option %s (see adclick simulate --help)\n", a.c_str());
+            return 2;
+        } else if (file.empty())
+            file = a;
+        else {
+            std::fprintf(err, "adclick simulate: one scenario file at a time (got %s and %s)\n", file.c_str(), a.c_str());
+            return 2;
+        }
+    }
+    if (file.empty()) {
+        std::fprintf(err, "adclick simulate: which scenario? (adclick simulate simulations/NAME.json)\n");
+        return 2;
+    }
+    std::string error;
+    std::optional<Scenario> scenario = loadScenario(file, error);
+    if (!scenario) {
+        std::fprintf(err, "adclick simulate: %s\n", error.c_str());
+        return 2;
+    }
+    if (reportDir.empty())
+        reportDir = "sim-report/" + scenario->name;
+    std::error_code ec;
+    std::filesystem::create_directories(reportDir, ec);
+    if (ec) {
+        std::fprintf(err, "adclick simulate: cannot create %s: %s\n", reportDir.c_str(), ec.message().c_str());
+        return 3;
+    }
+
+    std::fprintf(out, "%s — %s\n", scenario->name.c_str(), scenario->title.c_str());
+    if (!scenario->teaches.empty())
+        std::fprintf(out, "%s\n", scenario->teaches.c_str());
+    std::fflush(out);
+    QJsonArray narrative;
+    SimRunner runner(*scenario, reportDir, ci);
+    runner.setNarrative([&](const std::string& line) {
+        std::fprintf(out, "%s\n", line.c_str());
+        std::fflush(out);
+        narrative.append(QString::fromStdString(line));
+    });
+    if (runner.start())
+        while (runner.advance(kMsPerHour)) { }
+    if (!runner.error().empty()) {
+        std::fprintf(err, "adclick simulate: %s: %s\n", file.c_str(), runner.error().c_str());
+        return 3;
+    }
+
+    // Expectations.
+    const QJsonObject& figures = runner.figures();
+    QJsonArray checks;
+    int failed = 0;
+    for (const SimExpectation& e : scenario->expectations) {
+        const QJsonValue v = figures.value(QString::fromStdString(e.figure));
+        const QJsonValue rhs = e.rhsFigure.empty() ? QJsonValue(e.value) : figures.value(QString::fromStdString(e.rhsFigure));
+        QJsonObject c { { "expect", QString::fromStdString(e.text) } };
+        if (!v.isDouble() || !rhs.isDouble()) {
+            QStringList known = figures.keys();
+            std::fprintf(err, "adclick simulate: %s: %s: unknown figure '%s' (figures: %s)\n", file.c_str(),
+                e.path.c_str(), (!v.isDouble() ? e.figure : e.rhsFigure).c_str(), known.join(", ").toStdString().c_str());
+            c.insert("passed", false);
+            ++failed;
+        } else {
+            const bool ok = holds(v.toDouble(), e.op, rhs.toDouble());
+            c.insert("actual", v.toDouble());
+            c.insert("passed", ok);
+            const std::string actual = e.figure + " = " + number(v.toDouble())
+                + (e.rhsFigure.empty() ? "" : ", " + e.rhsFigure + " = " + number(rhs.toDouble()));
+            std::fprintf(ok ? out : err, "%s: %s (actual: %s)\n", ok ? "PASS" : "FAILED expectation", e.text.c_str(),
+                actual.c_str());
+            failed += ok ? 0 : 1;
+        }
+        checks.append(c);
+    }
+
+    QJsonObject report { { "scenario", QString::fromStdString(scenario->name) },
+        { "title", QString::fromStdString(scenario->title) }, { "teaches", QString::fromStdString(scenario->teaches) },
+        { "seed", static_cast<double>(scenario->seed) }, { "duration_ms", static_cast<double>(runner.durationMs()) },
+        { "ci", ci }, { "figures", figures }, { "expectations", checks }, { "passed", failed == 0 },
+        { "narrative", narrative }, { "series", runner.series() } };
+    const QString dir = QString::fromStdString(reportDir);
+    if (!writeJson(dir + "/report.json", report)) {
+        std::fprintf(err, "adclick simulate: cannot write %s/report.json\n", reportDir.c_str());
+        return 3;
+    }
+    const double events = figures.value("records").toDouble();
+    writeJson(dir + "/timings.json",
+        QJsonObject { { "wall_seconds", runner.wallSeconds() },
+            { "records_per_wall_second", runner.wallSeconds() > 0 ? events / runner.wallSeconds() : 0.0 } });
+    std::fprintf(out, "runtime: %.1f s of wall time for %s of processing time\n", runner.wallSeconds(),
+        formatDurationMs(runner.durationMs()).c_str());
+    if (charts) {
+        auto app = ensureGuiApplication();
+        QString chartError;
+        const QStringList pngs = renderSimCharts(report, dir, chartError);
+        if (!chartError.isEmpty()) {
+            std::fprintf(err, "adclick simulate: %s\n", chartError.toStdString().c_str());
+            return 3;
+        }
+        std::fprintf(out, "report: %s/report.json and %lld chart(s)\n", reportDir.c_str(),
+            static_cast<long long>(pngs.size()));
+    } else {
+        std::fprintf(out, "report: %s/report.json\n", reportDir.c_str());
+    }
+    if (!keepData)
+        for (const auto& entry : std::filesystem::directory_iterator(reportDir, ec))
+            if (entry.is_directory() && entry.path().filename().string().rfind("data", 0) == 0)
+                std::filesystem::remove_all(entry.path(), ec);
+    if (failed) {
+        std::fprintf(err, "adclick simulate: %s: %d expectation(s) failed\n", scenario->name.c_str(), failed);
+        return 1;
+    }
+    return 0;
+}
+
+} // namespace adclick::app
