@@ -18,8 +18,8 @@ constexpr std::size_t kMaxDamageListed = 20;
 
 } // namespace
 
-CountResult QueryService::Impl::countRaw(
-    AdId ad, TimeMs fromMs, TimeMs toMs, const ParsedFilters& f, CountResult r) const
+CountResult QueryService::Impl::countRaw(AdId ad, TimeMs fromMs, TimeMs toMs, const ParsedFilters& f, CountResult r,
+    std::vector<BatchCell>* cells) const
 {
     const TimeMs w = options.windowMs;
     StoreView view;
@@ -113,6 +113,8 @@ CountResult QueryService::Impl::countRaw(
             return r;
         }
         r.total = totalCount(counted);
+        if (cells)
+            *cells = counted.cells;
         scan.recordsRead = counted.recordsRead;
         scan.recordsMatched = counted.recordsInRange;
         scan.duplicates = counted.duplicates;

@@ -41,12 +41,7 @@ bool badRange(TimeMs fromMs, TimeMs toMs, std::string& error, std::string& param
     return true;
 }
 
-} // namespace querydetail
-
-namespace {
-
 constexpr std::size_t kMaxUserAgentFilterLength = 512;
-constexpr std::size_t kMaxAdTextLength = 128;
 
 /// Validates the filters; false with the error naming the parameter.
 bool parseFilters(const CountFilters& in, ParsedFilters& out, std::string& error, std::string& parameter)
@@ -85,6 +80,12 @@ bool parseFilters(const CountFilters& in, ParsedFilters& out, std::string& error
     out.userAgentContains = in.userAgentContains;
     return true;
 }
+
+} // namespace querydetail
+
+namespace {
+
+constexpr std::size_t kMaxAdTextLength = 128;
 
 /// A canonical decimal below kFirstNamedAdId (no sign, no leading zero), as AdDictionary reads it.
 std::optional<AdId> canonicalNumber(std::string_view s)

@@ -117,6 +117,51 @@ struct CountResult {
     bool ok() const { return status == QueryStatus::Ok; }
 };
 
+/// Where one point of a series came from (the provenance of its windows).
+enum class SeriesSource : std::uint8_t {
+    Batch, ///< batch rows: a completed batch run covers the whole bucket
+    SpeedFinal, ///< final speed rows (or a speed hour/day rollup)
+    Open, ///< speed rows of a window still open: a partial count that may grow
+    RawLog, ///< recounted from the raw log (IP / user-agent text filters), window final
+};
+std::string_view seriesSourceName(SeriesSource s); ///< "batch", "speed-final", "open", "raw-log"
+
+/// One bucket of a series: a window, or the hour/day it was rolled into past minute retention.
+struct SeriesPoint {
+    TimeMs startMs = 0; ///< epoch ms, aligned to sizeMs
+    TimeMs sizeMs = 0; ///< Options::windowMs, kMsPerHour or kMsPerDay
+    std::uint64_t count = 0; ///< clicks of the ad in the bucket passing the filters
+    SeriesSource source = SeriesSource::SpeedFinal;
+};
+
+/// Answer of QueryService::series: count()'s answer for the same arguments (the same effective
+/// range, total, provenance, path, checkpoint and notes) split into its buckets. On error only
+/// status, error and errorParameter are meaningful.
+struct SeriesResult {
+    QueryStatus status = QueryStatus::Ok;
+    std::string error;
+    std::string errorParameter; ///< as CountResult's
+
+    AdId adId = 0;
+    TimeMs requestedFromMs = 0;
+    TimeMs requestedToMs = 0;
+    TimeMs fromMs = 0; ///< effective range, as count()'s
+    TimeMs toMs = 0;
+    bool widened = false;
+    CountPath path = CountPath::Rows;
+    bool exact = false;
+    bool partial = false;
+    std::uint64_t total = 0; ///< Σ points[i].count == count(…).total of the same snapshot
+    QueryProvenance provenance; ///< as count()'s (Σ over the points, plus missing windows before fromMs)
+    QueryCheckpointInfo checkpoint;
+    std::optional<RawScanSummary> raw;
+    std::vector<std::string> notes;
+    /// Every bucket of [fromMs, toMs) in time order, zero counts included (no gaps, no overlap).
+    std::vector<SeriesPoint> points;
+
+    bool ok() const { return status == QueryStatus::Ok; }
+};
+
 /// Which source answered a top-K query.
 enum class TopKSource : std::uint8_t {
     Live, ///< the running pipeline's last-minute tracker (exact + approximate)
@@ -176,6 +221,13 @@ public:
 
     /// Clicks of `ad` with event time in [fromMs, toMs) (epoch ms) passing `filters`.
     CountResult count(AdId ad, TimeMs fromMs, TimeMs toMs, const CountFilters& filters = {}) const;
+
+    /// Clicks of `ad` per window of [fromMs, toMs) passing `filters`, each bucket labelled with its
+    /// provenance: exactly count()'s coverage rules (batch rows where a batch run covers the bucket,
+    /// else speed rows, final or open; hour/day buckets past minute retention; a raw-log recount for
+    /// IP / user-agent text filters). At most kMaxSeriesWindows windows (BadParameter "to" beyond).
+    SeriesResult series(AdId ad, TimeMs fromMs, TimeMs toMs, const CountFilters& filters = {}) const;
+    static constexpr std::uint64_t kMaxSeriesWindows = 7 * 24 * 60;
 
     /// Top k ads of the last windowMinutes minutes. With windowMinutes == 1 and a live snapshot
     /// provider whose tracker has a complete window (and keeps ≥ k ads): the live answer. Otherwise

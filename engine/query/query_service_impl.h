@@ -120,6 +120,9 @@ std::string adsCte(const std::vector<std::string>& tables);
 /// True (with the error naming the parameter) when [fromMs, toMs) is empty or outside the sane bounds.
 bool badRange(TimeMs fromMs, TimeMs toMs, std::string& error, std::string& parameter);
 
+/// Validates the filters of a count or series; false with the error naming the parameter.
+bool parseFilters(const CountFilters& in, ParsedFilters& out, std::string& error, std::string& parameter);
+
 /// Text of a time for notes ("2026-01-01T00:00:00.000Z").
 std::string timeText(TimeMs t);
 
@@ -177,7 +180,10 @@ struct QueryService::Impl {
     TimeMs closedBefore(const StoreView& view) const;
 
     CountResult countRows(AdId ad, TimeMs fromMs, TimeMs toMs, const ParsedFilters& f, CountResult r) const;
-    CountResult countRaw(AdId ad, TimeMs fromMs, TimeMs toMs, const ParsedFilters& f, CountResult r) const;
+    /// cells, when given, receives the recount's (ad, window, country, device) cells (series()).
+    CountResult countRaw(AdId ad, TimeMs fromMs, TimeMs toMs, const ParsedFilters& f, CountResult r,
+        std::vector<BatchCell>* cells = nullptr) const;
+    SeriesResult seriesRows(AdId ad, TimeMs fromMs, TimeMs toMs, const ParsedFilters& f, SeriesResult r) const;
     TopKQueryResult topKRows(const querydetail::TopKRange& range, std::uint32_t k, TopKQueryResult r) const;
     /// Notes on widening, deleted data and open windows of a rows answer.
     void describePlan(const RangePlan& plan, const StoreView& view, const QueryProvenance& prov,
