@@ -52,6 +52,13 @@ std::unique_ptr<QApplication> ensureGuiApplication()
         return nullptr;
     if (!std::getenv("QT_QPA_PLATFORM") && !std::getenv("DISPLAY") && !std::getenv("WAYLAND_DISPLAY"))
         qputenv("QT_QPA_PLATFORM", "offscreen");
+    if (!std::getenv("XDG_RUNTIME_DIR")) { // a private one, else Qt warns on every run
+        const std::string dir = (std::filesystem::temp_directory_path() / "adclick-runtime").string();
+        std::error_code ec;
+        std::filesystem::create_directories(dir, ec);
+        std::filesystem::permissions(dir, std::filesystem::perms::owner_all, ec);
+        qputenv("XDG_RUNTIME_DIR", QByteArray::fromStdString(dir));
+    }
     static int argc = 1;
     static char name[] = "adclick";
     static char* argv[] = { name, nullptr };
