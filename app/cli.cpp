@@ -2,6 +2,7 @@
 
 #include "batch_command.h"
 #include "broker_command.h"
+#include "dashboard_command.h"
 #include "generate_command.h"
 #include "maintain_command.h"
 #include "produce_command.h"
@@ -22,6 +23,8 @@ namespace {
 const char* kUsage = "Usage: adclick <command> [options]\n\n"
                      "Counts ad clicks per ad and minute of event time, exactly once.\n\n"
                      "Commands:\n"
+                     "  dashboard  the desktop dashboard (live charts and controls) with the REST API; `adclick`\n"
+                     "             alone opens it when a display is available\n"
                      "  run        run the speed layer headless and print windows, late counts and top ads\n"
                      "             (stored in the data directory; a second run continues where the first stopped)\n"
                      "  serve      run the pipeline headless with the REST API on 127.0.0.1:8080 (Ctrl-C stops\n"
@@ -67,6 +70,8 @@ int runCli(int argc, char** argv)
         }
         return runServeCommand(parsed.options, stdout, stderr);
     }
+    if (command == "dashboard")
+        return runDashboardCommand(args, stdout, stderr);
     if (command == "broker")
         return runBrokerCommand(args, stdout, stderr);
     if (command == "produce")
