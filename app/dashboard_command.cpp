@@ -1,0 +1,146 @@
+#include "dashboard_command.h"
+
+#include "control_panel.h"
+#include "dashboard_engine.h"
+#include "main_window.h"
+#include "rest_server.h"
+#include "serve_command.h"
+
+#include <QApplication>
+#include <QSettings>
+#include <QTimer>
+
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
+#include <memory>
+
+namespace adclick::app {
+
+using namespace adclick::ui;
+
+namespace {
+std::atomic<bool> g_closeRequested { false };
+
+extern "C" void onDashboardSignal(int)
+{
+    g_closeRequested.store(true);
+}
+
+DashboardSettings settingsFrom(const RunOptions& o)
+{
+    DashboardSettings s;
+    s.source = o.source == SourceKind::Kafka ? DashboardSource::Kafka
+        : o.source == SourceKind::File       ? DashboardSource::File
+                                             : DashboardSource::Generator;
+    s.generator = o.generator;
+    s.inputPath = o.input;
+    s.fileSpeedup = o.speedup;
+    s.kafka = o.kafka;
+    s.pipeline = o.pipeline;
+    s.dataDirectory = o.dataDirectory;
+    s.checkpoints = o.checkpoints;
+    s.batchSchedule = o.batchSchedule;
+    s.speed = o.clock == ClockKind::Virtual ? 1000.0 : 1.0;
+    return s;
+}
+} // namespace
+
+bool haveDisplay()
+{
+    for (const char* name : { "DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM" })
+        if (const char* v = std::getenv(name); v && *v)
+            return true;
+    return false;
+}
+
+std::string dashboardHelpText()
+{
+    std::string text = "Usage: adclick dashboard [--listen HOST:PORT] [--api-token T] [run options]\n\n"
+                       "Opens the desktop dashboard (also what `adclick` alone does when a display is available):\n"
+                       "the pipeline of `adclick serve` with live charts, controls (start, pause, stop, clock speed,\n"
+                       "generator knobs, batch runs, crash injection) and the REST API on HOST:PORT (default\n"
+                       "127.0.0.1:8080; a busy port is a warning, the dashboard still opens). Without run options\n"
+                       "the controls come back as they were left.\n\n";
+    const std::string serve = serveHelpText();
+    const std::size_t run = serve.find("Run options");
+    return text + (run == std::string::npos ? serve : serve.substr(run));
+}
+
+int runDashboardCommand(const std::vector<std::string>& args, std::FILE* out, std::FILE* err)
+{
+    ParsedServe parsed = parseServeOptions(args, std::getenv("ADCLICK_API_TOKEN"));
+    if (parsed.help) {
+        std::fputs(dashboardHelpText().c_str(), out);
+        return 0;
+    }
+    if (!parsed.error.empty()) {
+        std::fprintf(err, "adclick dashboard: %s\n", parsed.error.c_str());
+        return 2;
+    }
+    if (!parsed.options.run.store) {
+        std::fprintf(err, "adclick dashboard: --no-store is not supported: the dashboard shows the store's views\n");
+        return 2;
+    }
+    std::unique_ptr<QApplication> ownApp;
+    if (!QCoreApplication::instance()) {
+        static int argc = 1;
+        static char name[] = "adclick";
+        static char* argv[] = { name, nullptr };
+        ownApp = std::make_unique<QApplication>(argc, argv);
+    }
+    QCoreApplication::setOrganizationName(QStringLiteral("adclick"));
+    QCoreApplication::setApplicationName(QStringLiteral("adclick"));
+    g_closeRequested.store(false);
+    auto previousInt = std::signal(SIGINT, onDashboardSignal);
+    auto previousTerm = std::signal(SIGTERM, onDashboardSignal);
+
+    // Command-line run options win; without any, the controls are restored from QSettings.
+    const bool explicitRunOptions = std::any_of(args.begin(), args.end(), [](const std::string& a) {
+        return a.rfind("--listen", 0) != 0 && a.rfind("--api-token", 0) != 0 && a.rfind("--", 0) == 0;
+    });
+    DashboardEngine engine(settingsFrom(parsed.options.run));
+    MainWindow window(engine);
+    if (!explicitRunOptions)
+        window.controls()->loadSettings(QSettings());
+
+    RestServerConfig rc;
+    rc.apiToken = parsed.options.apiToken;
+    auto server = std::make_unique<RestServer>(engine.queries(), nullptr, rc);
+    const quint16 port = server->listen(parsed.options.address, parsed.options.port);
+    const QString host = parsed.options.address.toString();
+    if (port == 0) {
+        std::fprintf(err, "adclick dashboard: warning: cannot listen on %s:%u (port busy?); the REST API is off\n",
+            host.toUtf8().constData(), parsed.options.port);
+        window.setServingInfo(QObject::tr("REST API off: %1:%2 is busy").arg(host).arg(parsed.options.port));
+    } else {
+        std::fprintf(out, "adclick dashboard: REST API on http://%s:%u\n", host.toUtf8().constData(), port);
+        window.setServingInfo(QObject::tr("REST API http://%1:%2").arg(host).arg(port));
+    }
+    std::fflush(out);
+    QTimer requests;
+    requests.setInterval(1000);
+    QObject::connect(&requests, &QTimer::timeout, &window, [&] {
+        if (g_closeRequested.exchange(false))
+            window.close();
+        if (port != 0)
+            window.setServingInfo(QObject::tr("REST API http://%1:%2\n%3 requests answered")
+                                      .arg(host)
+                                      .arg(port)
+                                      .arg(server->requestsAnswered()));
+    });
+    requests.start();
+
+    window.controls()->startOrRestart();
+    window.show();
+    QApplication::exec();
+    requests.stop();
+    server->stopAccepting();
+    server.reset();
+    engine.shutdown();
+    std::signal(SIGINT, previousInt);
+    std::signal(SIGTERM, previousTerm);
+    return 0;
+}
+
+} // namespace adclick::app
