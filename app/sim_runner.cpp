@@ -8,7 +8,6 @@
 #include <QJsonArray>
 
 #include <filesystem>
-#include <thread>
 
 namespace adclick::app {
 
@@ -80,6 +79,8 @@ bool SimRunner::openSession(const std::vector<std::string>& extraArgs)
     if (!m_checkpointer->recover(*m_pipeline, *m_source, report, error))
         return fail("recovery from " + m_dataDir + " failed: " + error);
     m_replayed += report.replayedRecords;
+    m_nextCheckpointMs = offsetMs() + m_options.checkpoints.intervalMs;
+    m_nextMaintenanceMs = offsetMs() + m_options.checkpoints.maintenanceIntervalMs;
     if (report.restored)
         say("recovered from checkpoint #" + std::to_string(report.checkpointSequence) + ": "
             + std::to_string(report.nextSequence) + " events already accepted, " + std::to_string(report.rowsRestored)
@@ -100,7 +101,6 @@ bool SimRunner::closeSession()
 {
     std::string error;
     if (m_checkpointer) {
-        m_checkpoints += m_checkpointer->stats().checkpoints;
         if (!m_checkpointer->close(error))
             return fail("final checkpoint failed: " + error);
         m_checkpoints += 1;
@@ -186,7 +186,6 @@ bool SimRunner::runEvent(const SimEvent& e)
     case SimEvent::Kind::Crash:
         say("CRASH: the process dies without a final checkpoint" + note);
         ++m_crashes;
-        m_checkpoints += m_checkpointer->stats().checkpoints;
         crashSession();
         return openSession(m_sessionArgs);
     case SimEvent::Kind::Restart:
@@ -226,14 +225,22 @@ bool SimRunner::advance(TimeMs maxProcessingMs)
     while (offsetMs() < target) {
         if (m_checkpointer->failed())
             return fail("the store failed: " + m_checkpointer->stats().pauseReason);
-        if (m_checkpointer->paused()) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
-            m_checkpointer->afterStep();
-            continue;
-        }
         const PollResult r = m_pipeline->step();
-        m_checkpointer->afterStep();
         sample();
+        std::string error;
+        if (offsetMs() >= m_nextCheckpointMs) {
+            if (!m_checkpointer->checkpointNow(error))
+                return fail("checkpoint failed: " + error);
+            ++m_checkpoints;
+            while (m_nextCheckpointMs <= offsetMs())
+                m_nextCheckpointMs += m_options.checkpoints.intervalMs;
+        }
+        if (offsetMs() >= m_nextMaintenanceMs) {
+            if (!m_checkpointer->maintainNow(error))
+                return fail("rollup/retention run failed: " + error);
+            while (m_nextMaintenanceMs <= offsetMs())
+                m_nextMaintenanceMs += m_options.checkpoints.maintenanceIntervalMs;
+        }
         if (r == PollResult::EndOfStream) {
             ended = true;
             break;

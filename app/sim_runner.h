@@ -34,6 +34,9 @@ struct SimSample {
 /// data directory: the generator feeds a real Pipeline with a real Checkpointer (SQLite + raw
 /// log); timed events crash, restart, run the batch layer or toggle a speed fault. At the end of
 /// each variant it takes a final batch run, reconciles and compares the store with SimOracle.
+/// Checkpoints (and rollup/retention runs) are taken synchronously at exact multiples of their
+/// processing-time interval, not on the checkpointer's own timer, so that what a crash loses and
+/// every figure are the same in every run.
 ///
 /// Drivable step by step (the desktop dashboard plays a scenario this way): start(), then
 /// advance() until it returns false; the narrative callback receives each timestamped step.
@@ -102,6 +105,8 @@ private:
     // Per variant.
     std::vector<SimSample> m_samples;
     engine::TimeMs m_nextSampleMs = 0;
+    engine::TimeMs m_nextCheckpointMs = 0; ///< processing offset of the next (synchronous) checkpoint
+    engine::TimeMs m_nextMaintenanceMs = 0;
     std::uint64_t m_crashes = 0;
     std::uint64_t m_restarts = 0;
     std::uint64_t m_checkpoints = 0;
