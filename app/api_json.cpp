@@ -230,11 +230,12 @@ void notesOut(JsonOut& j, const std::vector<std::string>& notes)
 }
 } // namespace
 
-QByteArray count(const CountRequest& q, const CountResult& r, std::int64_t wallNowMs)
+namespace {
+/// The fields a count and a series share (R: CountResult or SeriesResult), inside an open object.
+template <class R> void countFieldsOut(JsonOut& j, const CountRequest& q, const R& r, std::int64_t wallNowMs)
 {
     const CountFilters& f = q.filters;
-    JsonOut j;
-    j.beginObject().key("ad_id").value(q.adId).key("from").seconds(q.fromMs).key("to").seconds(q.toMs);
+    j.key("ad_id").value(q.adId).key("from").seconds(q.fromMs).key("to").seconds(q.toMs);
     j.key("click_count").value(r.total);
     j.key("filter").beginObject();
     j.key("region").stringOrNull(f.region).key("user_agent").stringOrNull(f.userAgentClass);
@@ -259,7 +260,32 @@ QByteArray count(const CountRequest& q, const CountResult& r, std::int64_t wallN
         notesOut(j, s.damage);
         j.key("threads").value(s.threads).key("seconds").value(s.seconds).endObject();
     }
+}
+} // namespace
+
+QByteArray count(const CountRequest& q, const CountResult& r, std::int64_t wallNowMs)
+{
+    JsonOut j;
+    j.beginObject();
+    countFieldsOut(j, q, r, wallNowMs);
     j.endObject();
+    return j.take();
+}
+
+QByteArray series(const CountRequest& q, const SeriesResult& r, std::int64_t wallNowMs)
+{
+    JsonOut j;
+    j.beginObject();
+    countFieldsOut(j, q, r, wallNowMs);
+    j.key("points").beginArray();
+    for (const SeriesPoint& p : r.points)
+        j.beginObject()
+            .key("start").seconds(p.startMs)
+            .key("seconds").value(p.sizeMs / 1000)
+            .key("click_count").value(p.count)
+            .key("source").value(seriesSourceName(p.source))
+            .endObject();
+    j.endArray().endObject();
     return j.take();
 }
 

@@ -48,6 +48,10 @@ struct CountRequest {
 /// Compact JSON text (hot route: written directly, not through QJsonObject).
 QByteArray count(const CountRequest& request, const engine::CountResult& result, std::int64_t wallNowMs);
 
+/// GET /v1/ads/{ad_id}/series: the count's fields for the same arguments plus points[{start,
+/// seconds, click_count, source}] (one per window, or per hour/day bucket past minute retention).
+QByteArray series(const CountRequest& request, const engine::SeriesResult& result, std::int64_t wallNowMs);
+
 /// GET /v1/ads/top_k: the seed's shape (window_start, window_end, top_ads[{ad_id, click_count}]);
 /// approx: top_ads are the Count-Min Sketch answer with its error bound and measured error.
 /// Compact JSON text (hot route).
