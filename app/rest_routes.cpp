@@ -80,7 +80,7 @@ static std::optional<TimeRange> readRange(RestServer::Params& p, TimeMs nowMs, T
     return r;
 }
 
-RestServer::Reply RestServer::count(const QString& adText, Params& p, Work& async)
+RestServer::Reply RestServer::count(const QString& adText, Params& p, Work& async, CountShape shape)
 {
     if (!p.only({ "from", "to", "filter_region", "filter_user_agent", "filter_ip", "filter_user_agent_contains" }))
         return {};
@@ -109,14 +109,21 @@ RestServer::Reply RestServer::count(const QString& adText, Params& p, Work& asyn
     request.filters.userAgentClass = text("filter_user_agent");
     request.filters.ip = text("filter_ip");
     request.filters.userAgentContains = text("filter_user_agent_contains");
-    Work work = [this, request] {
+    Work work = [this, request, shape] {
         const auto ad = m_queries.resolveAd(request.adId.toStdString());
         if (!ad)
             return errorReply(404, QString("unknown ad id '%1'").arg(request.adId), "ad_id");
+        RestServer::Reply reply;
+        if (shape == CountShape::Series) {
+            const SeriesResult r = m_queries.series(*ad, request.fromMs, request.toMs, request.filters);
+            if (!r.ok())
+                return queryError(r.status, r.error, r.errorParameter);
+            reply.body = api::series(request, r, wallNowMs());
+            return reply;
+        }
         const CountResult r = m_queries.count(*ad, request.fromMs, request.toMs, request.filters);
         if (!r.ok())
             return queryError(r.status, r.error, r.errorParameter);
-        RestServer::Reply reply;
         reply.body = api::count(request, r, wallNowMs());
         return reply;
     };
@@ -349,18 +356,6 @@ RestServer::Reply RestServer::openApi(Params& p)
     Reply r;
     r.body = f.readAll();
     return r;
-}
-
-RestServer::Reply RestServer::index(Params& p)
-{
-    if (!p.only({}))
-        return {};
-    QJsonArray routes;
-    for (const Route& r : RestServer::routes())
-        routes.append(QString("%1 %2").arg(r.method, r.path));
-    return jsonReply(200, QJsonObject { { "name", "adclick" }, { "version", "0.1.0" },
-                              { "description", "ad click counts per ad and minute of event time, exactly once" },
-                              { "openapi", "/v1/openapi.json" }, { "routes", routes } });
 }
 
 } // namespace adclick::app

@@ -38,6 +38,8 @@ const std::vector<RestServer::Route>& RestServer::routes()
         { "GET", "/v1/pipeline" },
         { "GET", "/v1/ads/top_k" },
         { "GET", "/v1/ads/{ad_id}/aggregated_count" },
+        { "GET", "/v1/ads/{ad_id}/series" },
+        { "GET", "/assets/{name}" },
         { "GET", "/v1/reconciliation" },
         { "GET", "/v1/batch/runs" },
         { "POST", "/v1/batch/runs" },
@@ -165,8 +167,12 @@ void RestServer::flush(QTcpSocket* socket)
         QHttpServerResponder& out = p->responder;
         out.writeStatusLine(static_cast<QHttpServerResponder::StatusCode>(r.status));
         out.writeHeader("Content-Type", r.contentType);
-        out.writeHeader("Content-Length", QByteArray::number(r.body.size()));
-        out.writeHeader("Cache-Control", "no-store");
+        if (r.status != 304) // a 304 has no body; its Content-Length would have to be the 200's
+            out.writeHeader("Content-Length", QByteArray::number(r.body.size()));
+        const bool ownCaching = std::any_of(
+            r.headers.begin(), r.headers.end(), [](const auto& h) { return h.first == "Cache-Control"; });
+        if (!ownCaching)
+            out.writeHeader("Cache-Control", "no-store");
         for (const auto& [name, value] : r.headers)
             out.writeHeader(name, value);
         if (p->close)
@@ -306,16 +312,16 @@ RestServer::Reply RestServer::route(const QHttpServerRequest& request, const QSt
         if ((get && (method == Method::Get || method == Method::Head)) || (!get && method == Method::Post))
             handler = std::move(h);
     };
-    // Authentication first: without the token nothing but / and /healthz is revealed, not even
-    // which routes exist.
-    const bool open = seg.isEmpty() || joined == "/healthz";
+    // Authentication first: without the token nothing but / (the web dashboard), its assets and
+    // /healthz is revealed, not even which routes exist. The page sends the token it is given.
+    const bool open = seg.isEmpty() || joined == "/healthz" || (seg.size() == 2 && seg[0] == "assets");
     if (!open && !authorized(request)) {
         Reply r = errorReply(401, "missing or wrong API token: send 'Authorization: Bearer <token>'", "Authorization");
         r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"adclick\"");
         return r;
     }
     if (seg.isEmpty())
-        on("GET", [&](Params& p) { return index(p); });
+        on("GET", [&](Params& p) { return index(request, p); });
     else if (joined == "/healthz")
         on("GET", [&](Params& p) { return health(p); });
     else if (joined == "/metrics")
@@ -327,7 +333,11 @@ RestServer::Reply RestServer::route(const QHttpServerRequest& request, const QSt
     else if (joined == "/v1/ads/top_k")
         on("GET", [&](Params& p) { return topK(p, async); });
     else if (seg.size() == 4 && seg[0] == "v1" && seg[1] == "ads" && seg[3] == "aggregated_count")
-        on("GET", [&](Params& p) { return count(seg[2], p, async); });
+        on("GET", [&](Params& p) { return count(seg[2], p, async, CountShape::Total); });
+    else if (seg.size() == 4 && seg[0] == "v1" && seg[1] == "ads" && seg[3] == "series")
+        on("GET", [&](Params& p) { return count(seg[2], p, async, CountShape::Series); });
+    else if (seg.size() == 2 && seg[0] == "assets")
+        on("GET", [&](Params& p) { return asset(request, seg[1], p); });
     else if (joined == "/v1/reconciliation")
         on("GET", [&](Params& p) { return reconciliation(p, async); });
     else if (joined == "/v1/batch/runs") {

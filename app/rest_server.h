@@ -86,7 +86,9 @@ private:
     using Work = std::function<Reply()>;
 
     Reply route(const QHttpServerRequest& request, const QStringList& segments, Work& async);
-    Reply count(const QString& adText, Params& p, Work& async);
+    /// What a count route answers: one total (aggregated_count) or the total per window (series).
+    enum class CountShape { Total, Series };
+    Reply count(const QString& adText, Params& p, Work& async, CountShape shape);
     Reply topK(Params& p, Work& async);
     Reply reconciliation(Params& p, Work& async);
     Reply postBatch(const QHttpServerRequest& request, Params& p);
@@ -96,7 +98,9 @@ private:
     Reply metrics(Params& p);
     Reply health(Params& p);
     Reply openApi(Params& p);
-    Reply index(Params& p);
+    Reply index(const QHttpServerRequest& request, Params& p);
+    /// GET /assets/<name>: a file of the web dashboard (rest_web.cpp); 304 when the ETag matches.
+    Reply asset(const QHttpServerRequest& request, const QString& name, Params& p);
     /// Processing time "now" (the pipeline's clock; the wall clock without a pipeline).
     engine::TimeMs nowMs() const;
     bool authorized(const QHttpServerRequest& request) const;
