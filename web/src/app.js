@@ -13,7 +13,7 @@ const state = {
   ad: '', // chosen by the user; empty: the busiest ad of the live top-K
   autoAd: '',
   filters: { region: '', device: '', ip: '' },
-  rangeMinutes: 60,
+  rangeMinutes: 15,
   pipeline: null,
   windowSeconds: 60,
   tick: 0,
