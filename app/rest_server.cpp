@@ -169,8 +169,8 @@ void RestServer::flush(QTcpSocket* socket)
         out.writeHeader("Content-Type", r.contentType);
         if (r.status != 304) // a 304 has no body; its Content-Length would have to be the 200's
             out.writeHeader("Content-Length", QByteArray::number(r.body.size()));
-        const bool ownCaching = std::any_of(
-            r.headers.begin(), r.headers.end(), [](const auto& h) { return h.first == "Cache-Control"; });
+        const bool ownCaching
+            = std::any_of(r.headers.begin(), r.headers.end(), [](const auto& h) { return h.first == "Cache-Control"; });
         if (!ownCaching)
             out.writeHeader("Cache-Control", "no-store");
         for (const auto& [name, value] : r.headers)

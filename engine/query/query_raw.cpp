@@ -18,8 +18,8 @@ constexpr std::size_t kMaxDamageListed = 20;
 
 } // namespace
 
-CountResult QueryService::Impl::countRaw(AdId ad, TimeMs fromMs, TimeMs toMs, const ParsedFilters& f, CountResult r,
-    std::vector<BatchCell>* cells) const
+CountResult QueryService::Impl::countRaw(
+    AdId ad, TimeMs fromMs, TimeMs toMs, const ParsedFilters& f, CountResult r, std::vector<BatchCell>* cells) const
 {
     const TimeMs w = options.windowMs;
     StoreView view;
