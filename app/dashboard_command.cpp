@@ -64,11 +64,28 @@ std::string dashboardHelpText()
                        "the controls come back as they were left.\n\n";
     const std::string serve = serveHelpText();
     const std::size_t run = serve.find("Run options");
-    return text + (run == std::string::npos ? serve : serve.substr(run));
+    return text
+        + "  --screenshots DIR       save a PNG of each panel into DIR after --screenshot-after S seconds\n"
+          "                          (default 30; a batch run is started half-way), then close\n\n"
+        + (run == std::string::npos ? serve : serve.substr(run));
 }
 
-int runDashboardCommand(const std::vector<std::string>& args, std::FILE* out, std::FILE* err)
+int runDashboardCommand(const std::vector<std::string>& argsIn, std::FILE* out, std::FILE* err)
 {
+    // --screenshots DIR [--screenshot-after SECONDS]: documentation aid (README images).
+    std::vector<std::string> args;
+    QString screenshotDir;
+    double screenshotAfter = 30;
+    for (std::size_t i = 0; i < argsIn.size(); ++i) {
+        if ((argsIn[i] == "--screenshots" || argsIn[i] == "--screenshot-after") && i + 1 < argsIn.size()) {
+            if (argsIn[i] == "--screenshots")
+                screenshotDir = QString::fromStdString(argsIn[++i]);
+            else
+                screenshotAfter = std::atof(argsIn[++i].c_str());
+            continue;
+        }
+        args.push_back(argsIn[i]);
+    }
     ParsedServe parsed = parseServeOptions(args, std::getenv("ADCLICK_API_TOKEN"));
     if (parsed.help) {
         std::fputs(dashboardHelpText().c_str(), out);
@@ -133,6 +150,22 @@ int runDashboardCommand(const std::vector<std::string>& args, std::FILE* out, st
 
     window.controls()->startOrRestart();
     window.show();
+    if (!screenshotDir.isEmpty()) {
+        const int afterMs = static_cast<int>(screenshotAfter * 1000);
+        QTimer::singleShot(afterMs / 2, &window, [&window] { window.controls()->runBatchNow(); });
+        QTimer::singleShot(afterMs, &window, [&window, screenshotDir, out] {
+            const QStringList names { "pipeline", "throughput", "topk", "watermark", "reconciliation", "clicks",
+                "explore" };
+            for (int i = 0; i < window.tabs()->count() && i < names.size(); ++i) {
+                window.tabs()->setCurrentIndex(i);
+                QCoreApplication::processEvents();
+                const QString path = screenshotDir + "/dashboard-" + names[i] + ".png";
+                window.grab().save(path);
+                std::fprintf(out, "adclick dashboard: saved %s\n", path.toUtf8().constData());
+            }
+            window.close();
+        });
+    }
     QApplication::exec();
     requests.stop();
     server->stopAccepting();

@@ -7,6 +7,7 @@
 #include "storage/sqlite_store.h"
 
 #include <chrono>
+#include <limits>
 
 namespace adclick::ui {
 
@@ -196,6 +197,7 @@ void DashboardEngine::publish(IngestObjects* session, EngineState state, const s
     s->message = message;
     s->clockMs = m_clock->nowMs();
     s->speed = m_clock->speed();
+    s->effectiveSpeed = m_clock->effectiveSpeed();
     s->dataDirectory = m_dataDir;
     std::shared_ptr<BatchScheduler> batches;
     if (session) {
@@ -316,7 +318,18 @@ void DashboardEngine::ingestThread()
                 state = EngineState::Running;
                 bool ended = false;
                 std::string error;
-                if (!session->step(ended, error)) {
+                const bool ok = session->step(ended, error);
+                // Fast-forward no faster than the pipeline keeps up: the clock stays at most 2 s
+                // ahead of the newest event time (plus the generator's ordinary jitter).
+                if (session->generator() && m_clock->speed() > 1.0) {
+                    TimeMs newest = kMinTimeMs;
+                    for (const auto& p : session->pipeline().watermarks().partitions())
+                        newest = std::max(newest, p.maxEventTimeMs);
+                    if (newest > kMinTimeMs)
+                        m_clock->holdBack(newest + session->generator()->config().jitterMaxMs + 2 * kMsPerSecond);
+                } else
+                    m_clock->holdBack(std::numeric_limits<TimeMs>::max());
+                if (!ok) {
                     state = EngineState::Failed;
                     message = error;
                 } else if (ended) {

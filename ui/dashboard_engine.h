@@ -43,7 +43,8 @@ struct EngineStatus {
     std::optional<engine::CheckpointStats> checkpoint;
     std::optional<engine::BatchSchedulerStatus> batch;
     engine::TimeMs clockMs = 0; ///< processing clock now
-    double speed = 1.0;
+    double speed = 1.0; ///< chosen
+    double effectiveSpeed = 1.0; ///< achieved (fast-forward is held back to what the pipeline does)
     std::string sourceDescription;
     std::string dataDirectory;
     engine::RecoveryReport recovery; ///< of the running pipeline's start

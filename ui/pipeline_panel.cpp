@@ -3,8 +3,10 @@
 #include "chart_util.h"
 
 #include <QDateTime>
+
 #include <QPainter>
 #include <QPainterPath>
+#include <algorithm>
 
 namespace adclick::ui {
 
@@ -15,8 +17,8 @@ PipelinePanel::PipelinePanel(PanelContext context, QWidget* parent)
     , m_lastWall(std::chrono::steady_clock::now())
 {
     setMinimumSize(760, 320);
-    m_stages = { { { tr("Source"), {} }, { tr("Raw log"), {} }, { tr("Windows (speed layer)"), {} },
-        { tr("Store (SQLite)"), {} }, { tr("Serving"), {} } } };
+    m_stages = { { { tr("Source"), {} }, { tr("Raw log"), {} }, { tr("Windows"), {} }, { tr("Store (SQLite)"), {} },
+        { tr("Serving"), {} } } };
 }
 
 void PipelinePanel::updateStatus(const EngineStatus& status)
@@ -24,7 +26,7 @@ void PipelinePanel::updateStatus(const EngineStatus& status)
     const auto now = std::chrono::steady_clock::now();
     const double dt = std::chrono::duration<double>(now - m_lastWall).count();
     const auto& cs = status.checkpoint;
-    if (cs && dt >= 0.5) {
+    if (cs && dt >= 5.0) { // checkpoints land every second or so: rates over ≥ 5 s
         if (status.sessions == m_lastSessions && cs->rawRecords >= m_lastRawRecords) {
             m_rawRate = static_cast<double>(cs->rawRecords - m_lastRawRecords) / dt;
             m_byteRate = static_cast<double>(cs->rawBytes - m_lastRawBytes) / dt;
@@ -58,9 +60,9 @@ void PipelinePanel::updateStatus(const EngineStatus& status)
             const double backlog = std::max(0.0, behindMs) * status.settings.generator.ratePerSec / 1000.0;
             src.lines << tr("queue: %1 events due, not yet read").arg(formatCount(backlog));
         }
-        src.lines << tr("clock ×%1%2")
-                         .arg(status.speed, 0, 'g', 4)
-                         .arg(status.state == EngineState::Paused ? tr(" (paused)") : QString());
+        src.lines << (status.state == EngineState::Paused
+                ? tr("clock paused")
+                : tr("clock ×%1 (achieved ×%2)").arg(status.speed, 0, 'g', 4).arg(status.effectiveSpeed, 0, 'f', 1));
     }
     auto& raw = m_stages[1];
     if (cs) {
@@ -131,7 +133,7 @@ void PipelinePanel::paintEvent(QPaintEvent*)
     const int margin = 16;
     const int gap = 34;
     const int boxW = (width() - 2 * margin - (n - 1) * gap) / n;
-    const int boxH = std::min(height() - 90, 230);
+    const int boxH = std::clamp(height() / 2, 200, 300);
     const int top = 40;
     QFont titleFont = font();
     titleFont.setBold(true);
@@ -167,6 +169,16 @@ void PipelinePanel::paintEvent(QPaintEvent*)
     }
     p.setPen(palette().windowText().color());
     p.drawText(QRect(margin, top + boxH + 10, width() - 2 * margin, 40), Qt::AlignLeft | Qt::TextWordWrap, m_footer);
+    p.setPen(palette().placeholderText().color());
+    p.drawText(QRect(margin, top + boxH + 54, width() - 2 * margin, height() - top - boxH - 60),
+        Qt::AlignLeft | Qt::TextWordWrap,
+        tr("Source: clicks are read in batches of a few thousand; bad records go to the quarantine.\n"
+           "Raw log: every accepted click is appended once (the batch layer's input, the truth).\n"
+           "Windows: per (ad, minute, country, device) counts; a window is final when the watermark passes its end "
+           "+ allowed lateness; later clicks are late.\n"
+           "Store: one SQLite transaction per checkpoint holds the rows, the open windows, the source offsets and the "
+           "raw log's end — so a crash loses nothing and counts nothing twice.\n"
+           "Serving: batch rows where a batch run covers a minute, else speed rows (final, then open)."));
 }
 
 } // namespace adclick::ui

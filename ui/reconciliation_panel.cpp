@@ -146,7 +146,7 @@ void ReconciliationPanel::refresh()
         return;
     m_busy = true;
     m_lastRefreshMs = QDateTime::currentMSecsSinceEpoch();
-    const TimeMs to = (m_watermarkMs > kMinTimeMs ? std::max(m_watermarkMs, m_clockMs) : m_clockMs) + kMsPerMinute;
+    const TimeMs to = (m_watermarkMs > kMinTimeMs ? m_watermarkMs : m_clockMs) + kMsPerMinute;
     const TimeMs from = to - m_range->currentData().toLongLong() * kMsPerMinute;
     const std::string dir = m_context.engine->dataDirectory();
     runOffThread(

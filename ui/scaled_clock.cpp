@@ -7,15 +7,22 @@ namespace adclick::ui {
 ScaledClock::ScaledClock(engine::TimeMs startMs)
     : m_baseMs(startMs)
     , m_baseWall(Steady::now())
+    , m_lastMs(startMs)
+    , m_rateFromMs(startMs)
+    , m_rateFromWall(m_baseWall)
 {
 }
 
 engine::TimeMs ScaledClock::nowLocked(Steady::time_point wall) const
 {
-    if (m_paused)
-        return m_baseMs;
-    const double elapsedMs = std::chrono::duration<double, std::milli>(wall - m_baseWall).count();
-    return m_baseMs + static_cast<engine::TimeMs>(elapsedMs * m_speed);
+    engine::TimeMs t = m_baseMs;
+    if (!m_paused) {
+        const double elapsedMs = std::chrono::duration<double, std::milli>(wall - m_baseWall).count();
+        t += static_cast<engine::TimeMs>(elapsedMs * m_speed);
+    }
+    t = std::min(t, m_ceilingMs);
+    m_lastMs = std::max(m_lastMs, t);
+    return m_lastMs;
 }
 
 void ScaledClock::rebaseLocked(Steady::time_point wall)
@@ -62,6 +69,33 @@ void ScaledClock::advanceTo(engine::TimeMs t)
     const auto wall = Steady::now();
     rebaseLocked(wall);
     m_baseMs = std::max(m_baseMs, t);
+}
+
+void ScaledClock::holdBack(engine::TimeMs limitMs)
+{
+    std::lock_guard lock(m_mutex);
+    const auto wall = Steady::now();
+    m_ceilingMs = limitMs; // stands still there (never backwards) until the pipeline catches up
+    const engine::TimeMs now = nowLocked(wall);
+    if (m_baseMs
+            + static_cast<engine::TimeMs>(
+                std::chrono::duration<double, std::milli>(wall - m_baseWall).count() * m_speed)
+        > now + 1000) {
+        m_baseMs = now; // do not bank the time spent held: resume from here at the chosen speed
+        m_baseWall = wall;
+    }
+    const double dt = std::chrono::duration<double, std::milli>(wall - m_rateFromWall).count();
+    if (dt >= 2000) {
+        m_effective = static_cast<double>(now - m_rateFromMs) / dt;
+        m_rateFromMs = now;
+        m_rateFromWall = wall;
+    }
+}
+
+double ScaledClock::effectiveSpeed() const
+{
+    std::lock_guard lock(m_mutex);
+    return m_paused ? 0.0 : m_effective;
 }
 
 } // namespace adclick::ui

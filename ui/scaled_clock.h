@@ -3,6 +3,7 @@
 #include "core/clock.h"
 
 #include <chrono>
+#include <limits>
 #include <mutex>
 
 namespace adclick::ui {
@@ -26,6 +27,11 @@ public:
     bool paused() const;
     /// Moves processing time forward to t (no-op if already past).
     void advanceTo(engine::TimeMs t);
+    /// Holds processing time at most at limitMs (never backwards): when the pipeline cannot keep
+    /// up with the chosen speed, the clock runs at the speed it can do instead of running away.
+    void holdBack(engine::TimeMs limitMs);
+    /// Processing ms per wall ms over the last few seconds (what the speed really is).
+    double effectiveSpeed() const;
 
 private:
     using Steady = std::chrono::steady_clock;
@@ -37,6 +43,11 @@ private:
     Steady::time_point m_baseWall;
     double m_speed = 1.0;
     bool m_paused = false;
+    engine::TimeMs m_ceilingMs = std::numeric_limits<engine::TimeMs>::max();
+    mutable engine::TimeMs m_lastMs = 0; ///< the largest value returned (monotonic)
+    engine::TimeMs m_rateFromMs = 0;
+    Steady::time_point m_rateFromWall;
+    double m_effective = 1.0;
 };
 
 } // namespace adclick::ui

@@ -64,7 +64,7 @@ TopKPanel::TopKPanel(PanelContext context, QWidget* parent)
 
 void TopKPanel::updateStatus(const EngineStatus& status)
 {
-    if (!status.snapshot)
+    if (!status.snapshot || !isVisible()) // rebuilt when shown: 100 rows and 40 bars are not free
         return;
     const engine::TopKResult& t = status.snapshot->topK;
     if (!t.valid) {

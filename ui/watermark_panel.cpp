@@ -53,11 +53,12 @@ WatermarkPanel::WatermarkPanel(PanelContext context, QWidget* parent)
     auto* cats = new QBarCategoryAxis;
     QStringList labels;
     for (int b = 0; b < engine::LatenessHistogram::kBuckets; ++b)
-        labels << (b == 0                                      ? QStringLiteral("<1s")
-                : b == engine::LatenessHistogram::kBuckets - 1 ? QStringLiteral("≥%1s").arg(1 << (b - 1))
-                                                               : QStringLiteral("%1s").arg(1 << (b - 1)));
+        labels << (b == 0 ? QStringLiteral("<1") : QString::number(1 << (b - 1)));
     cats->append(labels);
-    cats->setLabelsAngle(-60);
+    cats->setTitleText(tr("seconds late (bucket start)"));
+    QFont small = cats->labelsFont();
+    small.setPointSizeF(small.pointSizeF() * 0.75);
+    cats->setLabelsFont(small);
     histChart->addAxis(cats, Qt::AlignBottom);
     histSeries->attachAxis(cats);
     m_histY = addValueAxis(histChart, tr("events"));
