@@ -192,7 +192,9 @@ void TstDashboard::batchRunFillsReconciliation()
         if (!row[8].toString().startsWith(QStringLiteral("duplicate")))
             ++nonDuplicate;
     QVERIFY(r->rawModel()->rowCount() > 0);
-    QVERIFY2(nonDuplicate >= static_cast<std::int64_t>(cell.parts.batch),
+    // The table lists at most 5,000 events (the summary counts all of them).
+    const bool truncated = r->rawModel()->rowCount() >= 5000;
+    QVERIFY2(truncated || nonDuplicate >= static_cast<std::int64_t>(cell.parts.batch),
         qPrintable(QStringLiteral("%1 raw vs batch %2").arg(nonDuplicate).arg(cell.parts.batch)));
 }
 
