@@ -84,20 +84,9 @@ std::string_view seriesSourceName(SeriesSource s)
 SeriesResult QueryService::series(AdId ad, TimeMs fromMs, TimeMs toMs, const CountFilters& filters) const
 {
     SeriesResult r;
-    r.adId = ad;
-    r.requestedFromMs = fromMs;
-    r.requestedToMs = toMs;
-    if (!m_impl->configError.empty()) {
-        r.status = QueryStatus::Failed;
-        r.error = m_impl->configError;
-        return r;
-    }
     ParsedFilters parsed;
-    if (badRange(fromMs, toMs, r.error, r.errorParameter)
-        || !parseFilters(filters, parsed, r.error, r.errorParameter)) {
-        r.status = QueryStatus::BadParameter;
+    if (!admitAdQuery(m_impl->configError, ad, fromMs, toMs, filters, parsed, r))
         return r;
-    }
     const TimeMs w = m_options.windowMs;
     if (const std::uint64_t n = windowsIn(floorTo(fromMs, w), ceilTo(toMs, w), w); n > kMaxSeriesWindows) {
         r.status = QueryStatus::BadParameter;

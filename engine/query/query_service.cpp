@@ -258,20 +258,9 @@ void QueryService::setLiveSnapshotProvider(SnapshotProvider provider)
 CountResult QueryService::count(AdId ad, TimeMs fromMs, TimeMs toMs, const CountFilters& filters) const
 {
     CountResult r;
-    r.adId = ad;
-    r.requestedFromMs = fromMs;
-    r.requestedToMs = toMs;
-    if (!m_impl->configError.empty()) {
-        r.status = QueryStatus::Failed;
-        r.error = m_impl->configError;
-        return r;
-    }
     ParsedFilters parsed;
-    if (badRange(fromMs, toMs, r.error, r.errorParameter)
-        || !parseFilters(filters, parsed, r.error, r.errorParameter)) {
-        r.status = QueryStatus::BadParameter;
+    if (!admitAdQuery(m_impl->configError, ad, fromMs, toMs, filters, parsed, r))
         return r;
-    }
     if (parsed.needsRawLog())
         return m_impl->countRaw(ad, fromMs, toMs, parsed, std::move(r));
     return m_impl->countRows(ad, fromMs, toMs, parsed, std::move(r));

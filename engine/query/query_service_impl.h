@@ -123,6 +123,28 @@ bool badRange(TimeMs fromMs, TimeMs toMs, std::string& error, std::string& param
 /// Validates the filters of a count or series; false with the error naming the parameter.
 bool parseFilters(const CountFilters& in, ParsedFilters& out, std::string& error, std::string& parameter);
 
+/// The prologue of every per-ad query (count, series): records the request in `r`, then checks the
+/// store's configuration, the range and the filters. False, with r.status and r.error set, when the
+/// query cannot run.
+template <class Result>
+bool admitAdQuery(const std::string& configError, AdId ad, TimeMs fromMs, TimeMs toMs, const CountFilters& filters,
+    ParsedFilters& parsed, Result& r)
+{
+    r.adId = ad;
+    r.requestedFromMs = fromMs;
+    r.requestedToMs = toMs;
+    if (!configError.empty()) {
+        r.status = QueryStatus::Failed;
+        r.error = configError;
+        return false;
+    }
+    if (badRange(fromMs, toMs, r.error, r.errorParameter) || !parseFilters(filters, parsed, r.error, r.errorParameter)) {
+        r.status = QueryStatus::BadParameter;
+        return false;
+    }
+    return true;
+}
+
 /// Text of a time for notes ("2026-01-01T00:00:00.000Z").
 std::string timeText(TimeMs t);
 
