@@ -8,6 +8,9 @@
 #include <QPointer>
 #include <QTcpServer>
 #include <QTcpSocket>
+#include <QTimer>
+
+#include <sys/socket.h>
 
 #include <atomic>
 
@@ -182,11 +185,52 @@ void RestServer::flush(QTcpSocket* socket)
         else
             out.writeBody(r.body);
         if (p->close) {
-            socket->disconnectFromHost(); // after the pending bytes are written
             queue.clear();
+            closeLingering(socket);
             return;
         }
     }
+}
+
+void RestServer::stopParsing(QTcpSocket* socket)
+{
+    constexpr qint64 kMaxDroppedBytes = 1 << 20;
+    // Left running, Qt's parser would close the socket at once on bytes it cannot parse, before
+    // the answers still queued for this connection are written.
+    QObject::disconnect(socket, &QIODevice::readyRead, nullptr, nullptr);
+    auto drop = [socket, dropped = qint64 { 0 }]() mutable {
+        if (socket->isTransactionStarted())
+            socket->commitTransaction();
+        dropped += socket->skip(socket->bytesAvailable());
+        if (dropped > kMaxDroppedBytes)
+            socket->abort(); // a client that goes on sending is not reading its answer either
+    };
+    connect(socket, &QIODevice::readyRead, socket, drop);
+    drop();
+}
+
+void RestServer::closeLingering(QTcpSocket* socket)
+{
+    // Closing at once is not safe: bytes the client sent after the request (pipelined requests, the
+    // rest of a body) that this side has not read make the kernel reset the connection, and a reset
+    // can discard this answer on either side before the client reads it. So: stop reading requests,
+    // send FIN once the answer is handed to the kernel (a half close), drop what still arrives, and
+    // close when the client closes its side, or after lingerMs.
+    stopParsing(socket);
+    auto halfClose = [socket] {
+        if (socket->bytesToWrite() > 0 || socket->state() != QAbstractSocket::ConnectedState)
+            return false;
+        ::shutdown(static_cast<int>(socket->socketDescriptor()), SHUT_WR);
+        return true;
+    };
+    if (!halfClose()) {
+        auto done = std::make_shared<bool>(false);
+        connect(socket, &QAbstractSocket::bytesWritten, socket, [halfClose, done] {
+            if (!*done)
+                *done = halfClose();
+        });
+    }
+    QTimer::singleShot(m_config.lingerMs, socket, [socket] { socket->abort(); });
 }
 
 namespace {
@@ -234,14 +278,17 @@ bool RestServer::handleRequest(const QHttpServerRequest& request, QTcpSocket* so
     pending->head = request.method() == QHttpServerRequest::Method::Head;
     for (const QByteArray& token : request.value("connection").toLower().split(','))
         pending->close = pending->close || token.trimmed() == "close";
-    if (pending->close)
+    if (pending->close) {
         m_closing.insert(socket); // RFC 9112 §9.6: nothing pipelined after it is processed
+        stopParsing(socket);
+    }
     Work async;
     Reply reply;
     if (const QString problem = framingProblem(request); !problem.isEmpty()) {
         // Answer, then close: the rest of the connection's bytes cannot be framed safely.
         pending->close = true;
         m_closing.insert(socket);
+        stopParsing(socket);
         complete(socket, pending, errorReply(400, "bad request: " + problem));
         return true;
     }

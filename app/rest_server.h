@@ -31,6 +31,9 @@ struct RestServerConfig {
     qsizetype maxUrlBytes = 8 * 1024; ///< longer request targets: 414
     engine::TimeMs defaultRangeMs = engine::kMsPerHour; ///< from/to left out: the last hour
     int workerThreads = 4; ///< queries that read the store run here, not on the event loop
+    /// After an answer that closes the connection: how long to wait for the client to close its
+    /// side (reading and dropping what it still sends) before the connection is dropped.
+    int lingerMs = 2000;
 };
 
 /// adclick's REST API (QtHttpServer 6.4; see resources/api/openapi.json and README "REST API").
@@ -109,6 +112,11 @@ private:
     std::shared_ptr<Pending> enqueue(const QHttpServerRequest& request, QTcpSocket* socket);
     void complete(QTcpSocket* socket, const std::shared_ptr<Pending>& pending, Reply reply);
     void flush(QTcpSocket* socket);
+    /// After a request that closes the connection: Qt's parser reads no further, what arrives is
+    /// dropped (RFC 9112 §9.6: nothing after it is a request).
+    void stopParsing(QTcpSocket* socket);
+    /// Closes a connection once its last answer is out without risking that answer (RFC 9112 §9.6).
+    void closeLingering(QTcpSocket* socket);
 
     engine::QueryService& m_queries;
     IngestSession* m_session;

@@ -48,6 +48,7 @@ private slots:
     void requestBodiesAreNeverAnsweredAsRequests_data();
     void requestBodiesAreNeverAnsweredAsRequests();
     void connectionCloseEndsTheConnection();
+    void closingAnswerSurvivesTheBytesAfterIt();
     void sigtermStopsWithAFinalCheckpoint();
     void cleanupTestCase();
 
@@ -450,6 +451,92 @@ void TestServe::connectionCloseEndsTheConnection()
     QCOMPARE(answers[1].status, 200);
     QVERIFY(answers[1].json().contains("counters"));
     QCOMPARE(answers[1].header("Connection"), QByteArray("close"));
+}
+
+/// The answer that closes a connection must reach the client even when bytes it sent after the
+/// request are still arriving or unread: closing at once makes the kernel reset the connection,
+/// which can discard that answer (seen here: 1 in ~10,000 storm requests). The server half-closes
+/// and drops what follows (RFC 9112 §9.6).
+void TestServe::closingAnswerSurvivesTheBytesAfterIt()
+{
+    // A large answer first (a small one after it can wait in the kernel for the client's ACK).
+    const QByteArray large = "GET /v1/openapi.json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    const QByteArray noHost = "GET /healthz HTTP/1.1\r\n\r\n"; // 400, then the connection closes
+    QByteArray after;
+    for (int i = 0; i < 40; ++i)
+        after += "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    auto readUntilClosed = [](QTcpSocket& s, int ms) {
+        QByteArray buf;
+        QElapsedTimer t;
+        t.start();
+        while (t.elapsed() < ms && (s.state() == QAbstractSocket::ConnectedState || s.bytesAvailable() > 0)) {
+            s.waitForReadyRead(50);
+            buf += s.readAll();
+        }
+        return buf;
+    };
+    // The bytes after it leave up to 3 ms later: some arrive while the server answers and closes.
+    // Before the half close, 1-2 % of these rounds lost the 400 to a reset.
+    int lost = 0;
+    QString firstLoss;
+    constexpr int kRounds = 1000;
+    QRandomGenerator rng(20261128);
+    for (int round = 0; round < kRounds; ++round) {
+        QTcpSocket s;
+        s.connectToHost(QHostAddress::LocalHost, m_data->port());
+        QVERIFY(s.waitForConnected(5000));
+        s.setSocketOption(QAbstractSocket::LowDelayOption, 1);
+        s.write(large + noHost);
+        QVERIFY(s.waitForBytesWritten(5000));
+        QElapsedTimer pause;
+        pause.start();
+        for (const qint64 ns = rng.bounded(3'000'000); pause.nsecsElapsed() < ns;) { }
+        if (s.state() == QAbstractSocket::ConnectedState) {
+            s.write(after);
+            s.waitForBytesWritten(1000);
+        }
+        QByteArray buf = readUntilClosed(s, 5000);
+        QVERIFY2(s.state() != QAbstractSocket::ConnectedState, "the connection is still open after 5 s");
+        QList<int> statuses;
+        for (HttpResult r; !buf.isEmpty(); statuses << r.status) {
+            const qsizetype used = parseResponse(buf, false, r);
+            QVERIFY2(used > 0, qPrintable("not HTTP: " + literal(buf)));
+            buf.remove(0, used);
+        }
+        if (statuses != QList<int> { 200, 400 } && ++lost == 1)
+            firstLoss = QString("round %1: answers %2").arg(round).arg(QDebug::toString(statuses));
+    }
+    QVERIFY2(lost == 0,
+        qPrintable(QString("%1 of %2 rounds without both answers; %3").arg(lost).arg(kRounds).arg(firstLoss)));
+
+    // A client that goes on sending after the closing answer is cut off; one that sends nothing
+    // sees the server's side close at once (it may close its own whenever it likes).
+    {
+        QTcpSocket s;
+        s.connectToHost(QHostAddress::LocalHost, m_data->port());
+        QVERIFY(s.waitForConnected(5000));
+        s.write(noHost);
+        for (int i = 0; i < 64 && s.state() == QAbstractSocket::ConnectedState; ++i) {
+            s.write(QByteArray(64 * 1024, 'x'));
+            s.waitForBytesWritten(1000);
+        }
+        readUntilClosed(s, 5000);
+        QVERIFY2(s.state() != QAbstractSocket::ConnectedState, "a client sending 4 MiB after the answer was not cut off");
+    }
+    {
+        QTcpSocket s;
+        s.connectToHost(QHostAddress::LocalHost, m_data->port());
+        QVERIFY(s.waitForConnected(5000));
+        s.write(noHost);
+        QElapsedTimer t;
+        t.start();
+        const QByteArray buf = readUntilClosed(s, 5000);
+        QVERIFY2(buf.startsWith("HTTP/1.1 400"), qPrintable(literal(buf)));
+        QVERIFY2(s.state() != QAbstractSocket::ConnectedState, "no FIN within 5 s of the closing answer");
+        qInfo("closing answer, then FIN after %lld ms", static_cast<long long>(t.elapsed()));
+    }
+    HttpClient http(m_data->port());
+    QCOMPARE(http.get("/healthz").status, 200);
 }
 
 void TestServe::sigtermStopsWithAFinalCheckpoint()
