@@ -10,6 +10,7 @@
 #include "run_command.h"
 #include "run_options.h"
 #include "serve_command.h"
+#include "play_command.h"
 #include "simulate_command.h"
 
 #include <cstdio>
@@ -37,6 +38,7 @@ const char* kUsage = "Usage: adclick <command> [options]\n\n"
                      "  broker     run a local in-memory Kafka-protocol TEST broker (librdkafka mock cluster)\n"
                      "  maintain   roll up and expire stored aggregates and raw log segments now\n"
                      "  simulate   run a scenario (simulations/*.json) on a virtual clock and check its expectations\n"
+                     "  play       play a scenario in a window, its narrative as captions (for a class or a demo)\n"
                      "  help       this text; `adclick <command> --help` for a command's options\n"
                      "  version    print the version\n";
 }
@@ -78,6 +80,8 @@ int runCli(int argc, char** argv)
         return runProduceCommand(args, stdout, stderr);
     if (command == "simulate")
         return runSimulateCommand(args, stdout, stderr);
+    if (command == "play")
+        return runPlayCommand(args, stdout, stderr);
     if (command == "maintain")
         return runMaintainCommand(args, stdout, stderr);
     if (command == "run" || command == "generate") {
