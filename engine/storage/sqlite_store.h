@@ -80,6 +80,7 @@ enum class StoreStatus : std::uint8_t {
     Full, ///< SQLITE_FULL / ENOSPC: retry when space is back
     IoError, ///< any other failure; error() says what
     Corrupt, ///< SQLITE_CORRUPT / SQLITE_NOTADB: the database file is damaged; retrying cannot help
+    Fenced, ///< PostgreSQL store: the partition was claimed by another instance; nothing was written
 };
 
 enum class RowLevel : std::uint8_t { Minute, Hour, Day };
