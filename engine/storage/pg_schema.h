@@ -38,6 +38,8 @@ public:
     static constexpr std::int64_t kMigrationLockKey = 0x6164636d;
     /// The advisory lock key held by the instance running the batch layer ('adcb').
     static constexpr std::int64_t kBatchLockKey = 0x61646362;
+    /// Taken inside a rollup's transaction ('adcr'): one rollup at a time.
+    static constexpr std::int64_t kRollupLockKey = 0x61646372;
 };
 
 } // namespace adclick::engine

@@ -88,6 +88,14 @@ public:
     };
     std::vector<Instance> instances();
 
+    /// Rolls minute → hour → day rows and deletes rows past the aggregate retention relative to
+    /// nowMs, in one transaction, as SqliteStore::rollup (speed minute rows of every partition
+    /// are summed into the hour rows; the report counts rows as stored, so a speed minute cell
+    /// counts once per partition). Instances running it at once take turns (advisory lock).
+    StoreStatus rollup(TimeMs nowMs, const RetentionConfig& config, RollupReport* report = nullptr);
+    /// Rows as stored (speed minute rows: one per cell and partition).
+    std::uint64_t rowCount(RowKind kind, RowLevel level);
+
     /// The batch layer runs on one instance at a time: the session-level advisory lock
     /// PgSchema::kBatchLockKey. False when another instance holds it. Released by
     /// releaseBatchLock() or when this connection ends (a crashed holder frees it).
