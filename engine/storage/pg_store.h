@@ -7,6 +7,7 @@
 #include <array>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -95,6 +96,18 @@ public:
     StoreStatus rollup(TimeMs nowMs, const RetentionConfig& config, RollupReport* report = nullptr);
     /// Rows as stored (speed minute rows: one per cell and partition).
     std::uint64_t rowCount(RowKind kind, RowLevel level);
+
+    // The batch layer (pg_batch.cpp), as SqliteStore's. -------------------------------------
+
+    /// Replaces the batch rows of [run.fromMs, run.toMs) by `cells` and records the run (with the
+    /// instance that ran it), in one transaction; run.runId is set.
+    StoreStatus writeBatchRun(BatchRunRecord& run, std::span<const BatchCell> cells, const std::string& instanceId = {});
+    std::vector<BatchRunRecord> batchRuns(TimeMs fromMs, TimeMs toMs);
+    bool latestBatchRun(BatchRunRecord& out);
+    void forEachBatchCell(TimeMs fromMs, TimeMs toMs, const std::function<void(const BatchCell&)>& f);
+    TimeMs minuteCutoffMs();
+    StoreStatus noteRawLogDeleted(TimeMs newestDeletedMs);
+    TimeMs rawLogDeletedThroughMs();
 
     /// The batch layer runs on one instance at a time: the session-level advisory lock
     /// PgSchema::kBatchLockKey. False when another instance holds it. Released by

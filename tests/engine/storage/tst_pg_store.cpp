@@ -64,6 +64,7 @@ private slots:
     void textIsAlwaysAParameter();
     void instancesReportThemselves();
     void rollupAndRetentionMatchSqlite();
+    void batchLayerMatchesSqlite();
 
 private:
     std::unique_ptr<PgStore> open(const QString& database);
@@ -410,6 +411,87 @@ void TestPgStore::rollupAndRetentionMatchSqlite()
     QCOMPARE(pg->rollup(now, RetentionConfig {}, &pgReport), StoreStatus::Ok);
     QCOMPARE(pgReport.rowsDeleted + pgReport.minuteRowsRolled + pgReport.hourRowsRolled, std::uint64_t { 0 });
     QCOMPARE(dayTotals(*pg), after);
+}
+
+/// Batch runs (overlapping ranges, a range re-run) written to both stores read back the same.
+void TestPgStore::batchLayerMatchesSqlite()
+{
+    QVERIFY2(m_server.createDatabase("batch"), qPrintable(m_server.error()));
+    auto pg = open("batch");
+    QTemporaryDir dir;
+    std::string error;
+    auto lite = SqliteStore::open(dir.filePath("adclick.db").toStdString(), {}, error);
+    QVERIFY2(lite, error.c_str());
+    QRandomGenerator rng(5);
+    auto runOver = [&](int fromMinute, int toMinute, const char* trigger) {
+        std::map<WindowKey, BatchCell> cells;
+        for (int i = 0; i < 700; ++i) {
+            BatchCell c;
+            c.key = WindowKey { 1 + rng.bounded(50),
+                kT0 + (fromMinute + static_cast<int>(rng.bounded(static_cast<quint32>(toMinute - fromMinute))))
+                        * kMsPerMinute,
+                static_cast<CountryCode>(rng.bounded(4)), static_cast<DeviceClass>(rng.bounded(5)) };
+            c.count = 1 + rng.bounded(100);
+            c.lateDropped = rng.bounded(3);
+            c.lateUpdated = rng.bounded(2);
+            c.speedDuplicates = rng.bounded(2);
+            c.duplicates = rng.bounded(4);
+            c.speedCounted = c.count - c.lateDropped;
+            cells[c.key] = c;
+        }
+        std::vector<BatchCell> list;
+        for (const auto& [k, c] : cells)
+            list.push_back(c);
+        BatchRunRecord run;
+        run.fromMs = kT0 + fromMinute * kMsPerMinute;
+        run.toMs = kT0 + toMinute * kMsPerMinute;
+        run.rawEnd = { 3, 4096, static_cast<std::uint64_t>(700 + fromMinute) };
+        run.trigger = trigger;
+        run.counted = 77;
+        run.seconds = 0.25;
+        run.threads = 2;
+        BatchRunRecord pgRun = run;
+        QCOMPARE(lite->writeBatchRun(run, list), StoreStatus::Ok);
+        QCOMPARE(pg->writeBatchRun(pgRun, list, "instance-a"), StoreStatus::Ok);
+        QCOMPARE(pgRun.runId, run.runId);
+    };
+    runOver(0, 60, "schedule");
+    runOver(30, 90, "manual");
+    runOver(0, 60, "rest"); // re-running a range replaces its rows
+    auto cells = [&](auto& store) {
+        std::vector<BatchCell> out;
+        store.forEachBatchCell(kT0, kT0 + kMsPerDay, [&](const BatchCell& c) { out.push_back(c); });
+        return out;
+    };
+    const std::vector<BatchCell> expected = cells(*lite);
+    QVERIFY(expected.size() > 1000);
+    QVERIFY(cells(*pg) == expected);
+    QCOMPARE(pg->total(RowKind::Batch, kT0, kT0 + kMsPerDay), lite->total(RowKind::Batch, kT0, kT0 + kMsPerDay));
+    const auto liteRuns = lite->batchRuns(kT0 + 70 * kMsPerMinute, kT0 + kMsPerDay);
+    const auto pgRuns = pg->batchRuns(kT0 + 70 * kMsPerMinute, kT0 + kMsPerDay);
+    QCOMPARE(pgRuns.size(), std::size_t { 1 });
+    QCOMPARE(pgRuns.size(), liteRuns.size());
+    QCOMPARE(pgRuns[0].runId, liteRuns[0].runId);
+    QCOMPARE(pgRuns[0].trigger, std::string("manual"));
+    QCOMPARE(pgRuns[0].rawEnd.nextSequence, liteRuns[0].rawEnd.nextSequence);
+    QCOMPARE(pgRuns[0].seconds, 0.25);
+    BatchRunRecord latest;
+    QVERIFY(pg->latestBatchRun(latest));
+    QCOMPARE(latest.trigger, std::string("rest"));
+    QCOMPARE(latest.runId, std::int64_t { 3 });
+    // A cell outside the run's range: refused, nothing written.
+    BatchRunRecord bad;
+    bad.fromMs = kT0;
+    bad.toMs = kT0 + kMsPerMinute;
+    BatchCell outside;
+    outside.key = WindowKey { 1, kT0 + kMsPerHour, 0, DeviceClass::Mobile };
+    QCOMPARE(pg->writeBatchRun(bad, std::vector<BatchCell> { outside }), StoreStatus::IoError);
+    QVERIFY(cells(*pg) == expected);
+    // Raw log retention keeps the newest deletion.
+    QCOMPARE(pg->rawLogDeletedThroughMs(), kMinTimeMs);
+    QCOMPARE(pg->noteRawLogDeleted(kT0 + 5), StoreStatus::Ok);
+    QCOMPARE(pg->noteRawLogDeleted(kT0 + 2), StoreStatus::Ok);
+    QCOMPARE(pg->rawLogDeletedThroughMs(), kT0 + 5);
 }
 
 QTEST_GUILESS_MAIN(TestPgStore)
