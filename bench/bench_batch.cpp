@@ -14,7 +14,10 @@
 //       from the generator directly (dispositions all Counted; the count does not depend on them).
 //
 // Usage: bench_batch [--events N] [--runs N] [--sqlite-events N] [--sqlite-threads N]
-//                    [--ip-minutes M | --ip-hour] [--dir PATH]
+//                    [--ip-minutes M | --ip-hour | --skip-ip] [--dir PATH] [--export-tsv PATH]
+// --export-tsv writes every record of the log of (1) as "ad_id<TAB>unix seconds<TAB>country<TAB>
+// device<TAB>click_id" lines (the same events, for a peer such as ClickHouse; scripts/bench);
+// --skip-ip skips (3). The last line is a RESULT line of key=value figures for scripts/bench.
 // Logs go to a temporary directory under --dir (default /tmp), removed at exit.
 
 #include "batch/batch_counter.h"
@@ -235,11 +238,17 @@ int main(int argc, char** argv)
     int runs = 5;
     int sqliteThreads = 1; // PRAGMA threads: helper threads of SQLite's sorter (1 = two cores in use)
     int ipMinutes = 10;
+    bool skipIp = false;
+    std::string exportTsv;
     std::string base = "/tmp";
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         if (a == "--ip-hour") {
             ipMinutes = 60;
+            continue;
+        }
+        if (a == "--skip-ip") {
+            skipIp = true;
             continue;
         }
         if (i + 1 >= argc)
@@ -258,6 +267,8 @@ int main(int argc, char** argv)
             ipMinutes = std::max(1, std::atoi(v));
         else if (a == "--dir")
             base = v;
+        else if (a == "--export-tsv")
+            exportTsv = v;
         else
             fail("unknown option " + a);
     }
@@ -304,8 +315,15 @@ int main(int argc, char** argv)
         const auto t0 = SteadyClock::now();
         const std::uint64_t sqliteLimit = sqliteEnd ? sqliteEnd->nextSequence : UINT64_MAX;
         std::uint64_t withoutClickId = 0;
+        std::FILE* tsv = exportTsv.empty() ? nullptr : std::fopen(exportTsv.c_str(), "w");
+        if (!exportTsv.empty() && !tsv)
+            fail("cannot write " + exportTsv);
         RawLogReader reader(rawDir);
         reader.scanFromSequence(0, [&](const RawRecord& rec) {
+            if (tsv)
+                std::fprintf(tsv, "%u\t%lld\t%u\t%d\t%llu\n", rec.event.adId,
+                    static_cast<long long>(rec.event.eventTimeMs / 1000), static_cast<unsigned>(rec.event.country),
+                    static_cast<int>(rec.event.device), static_cast<unsigned long long>(rec.event.clickId));
             if (rec.sequence < sqliteLimit) {
                 sqlite.add(rec.event);
                 withoutClickId += rec.event.clickId == 0;
@@ -313,6 +331,8 @@ int main(int argc, char** argv)
             return true;
         });
         sqlite.finishLoading();
+        if (tsv && std::fclose(tsv) != 0)
+            fail("cannot write " + exportTsv);
         if (reader.damagedBlocks() != 0)
             fail("raw log damaged: " + reader.damage().front().reason);
         if (withoutClickId != 0) // count(DISTINCT) would then differ from the batch rule by design
@@ -381,6 +401,16 @@ int main(int argc, char** argv)
     std::fflush(stdout);
     if (!equal)
         fail("the batch layer and SQLite disagree");
+
+    std::printf("RESULT records=%llu counted=%llu cells=%zu batch1_median=%.0f batch1_min=%.0f batch1_max=%.0f "
+                "batch2_median=%.0f batch2_min=%.0f batch2_max=%.0f sqlite_rows=%.0f sqlite_median=%.0f "
+                "sqlite_min=%.0f sqlite_max=%.0f sqlite_runs=%d\n",
+        static_cast<unsigned long long>(log.records), static_cast<unsigned long long>(counted), reference.cells.size(),
+        records / one.median, records / one.max, records / one.min, batchRate, records / two.max, records / two.min,
+        sqRows, sqliteRate, sqRows / sq.max, sqRows / sq.min, sqliteRuns);
+    std::fflush(stdout);
+    if (skipIp)
+        return 0;
 
     // ---- (3) IP-filtered count over M minutes at 50 K/s -------------------------------------------
     fs::remove_all(rawDir); // only one big log on disk at a time
