@@ -36,6 +36,12 @@ struct BatchCell {
     friend bool operator==(const BatchCell&, const BatchCell&) = default;
 };
 
+/// The columns of table batch_run in the order both stores read a BatchRunRecord from.
+inline constexpr const char* kBatchRunColumns
+    = "run_id, from_ms, to_ms, raw_segment, raw_offset, raw_next_sequence, started_wall_ms, finished_wall_ms, "
+      "processing_time_ms, trigger, records_read, records_in_range, counted, duplicates, late_dropped, "
+      "damaged_blocks, threads, seconds";
+
 /// One completed batch run (table batch_run). Every row is a committed run: its cells were
 /// written in the same transaction. The batch layer covers a minute when some run's
 /// [fromMs, toMs) contains it; the latest such run (highest runId) wrote its rows.

@@ -5,10 +5,7 @@
 namespace adclick::engine {
 
 namespace {
-constexpr const char* kRunColumns = "run_id, from_ms, to_ms, raw_segment, raw_offset, raw_next_sequence, "
-                                    "started_wall_ms, finished_wall_ms, processing_time_ms, trigger, records_read, "
-                                    "records_in_range, counted, duplicates, late_dropped, damaged_blocks, threads, "
-                                    "seconds";
+constexpr const char* kRunColumns = kBatchRunColumns;
 
 BatchRunRecord readRun(const PgResult& q, int row)
 {
@@ -38,19 +35,6 @@ PgParam i64(std::uint64_t v)
     return PgParam(static_cast<std::int64_t>(v));
 }
 
-/// "{1,2,3}": a bigint[] parameter (numbers only).
-class Column {
-public:
-    void add(std::int64_t v)
-    {
-        m_text += m_text.size() > 1 ? "," : "";
-        m_text += std::to_string(v);
-    }
-    PgParam param() const { return PgParam(m_text + "}"); }
-
-private:
-    std::string m_text = "{";
-};
 } // namespace
 
 StoreStatus PgStore::writeBatchRun(BatchRunRecord& run, std::span<const BatchCell> cells, const std::string& instanceId)
@@ -71,13 +55,13 @@ StoreStatus PgStore::writeBatchRun(BatchRunRecord& run, std::span<const BatchCel
     // Chunks of cells, each one INSERT … SELECT FROM unnest(ten arrays).
     constexpr std::size_t kChunk = 20000;
     for (std::size_t at = 0; at < cells.size(); at += kChunk) {
-        Column cols[10];
+        PgNumberArray cols[10];
         for (std::size_t i = at; i < std::min(cells.size(), at + kChunk); ++i) {
             const BatchCell& c = cells[i];
-            cols[0].add(c.key.adId);
+            cols[0].add(static_cast<std::int64_t>(c.key.adId));
             cols[1].add(c.key.windowStartMs);
-            cols[2].add(c.key.country);
-            cols[3].add(static_cast<int>(c.key.device));
+            cols[2].add(static_cast<std::int64_t>(c.key.country));
+            cols[3].add(static_cast<std::int64_t>(c.key.device));
             cols[4].add(static_cast<std::int64_t>(c.count));
             cols[5].add(static_cast<std::int64_t>(c.lateUpdated));
             cols[6].add(static_cast<std::int64_t>(c.lateDropped));

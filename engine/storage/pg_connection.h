@@ -42,6 +42,31 @@ private:
     bool m_binary = false;
 };
 
+/// A PostgreSQL array literal of numbers or booleans ("{1,2,3}"), sent as ONE parameter and
+/// unnest()ed by the statement: many rows in one statement. Numbers only: nothing to quote.
+class PgNumberArray {
+public:
+    void add(std::int64_t v)
+    {
+        separate();
+        m_text += std::to_string(v);
+    }
+    void add(bool v)
+    {
+        separate();
+        m_text += v ? "t" : "f";
+    }
+    PgParam param() const { return PgParam(m_text + "}"); }
+
+private:
+    void separate()
+    {
+        if (m_text.size() > 1)
+            m_text += ',';
+    }
+    std::string m_text = "{";
+};
+
 /// A statement's result. ok() is false when the statement failed: error() and sqlState() say why.
 class PgResult {
 public:

@@ -50,10 +50,7 @@ std::string rollSql(RowKind kind, RowLevel from, RowLevel to, TimeMs sizeMs)
 StoreStatus PgStore::rollup(TimeMs nowMs, const RetentionConfig& config, RollupReport* report)
 {
     m_error.clear();
-    RollupReport r;
-    r.minuteCutoffMs = windowStartOf(nowMs - config.minuteRetentionMs, kMsPerHour);
-    r.hourCutoffMs = windowStartOf(nowMs - config.hourRetentionMs, kMsPerDay);
-    r.deleteCutoffMs = windowStartOf(nowMs - config.aggregateRetentionMs, kMsPerDay);
+    RollupReport r = rollupCutoffs(nowMs, config);
     if (report)
         *report = r;
     PgTransaction tx(*m_conn);

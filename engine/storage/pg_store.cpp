@@ -15,26 +15,6 @@ std::int64_t wallNowMs()
         .count();
 }
 
-/// A PostgreSQL array literal of numbers ("{1,2,3}"): sent as one parameter, unnest()ed by the
-/// statement. Numbers only: no quoting needed, nothing of it is SQL.
-class NumberArray {
-public:
-    void add(std::int64_t v)
-    {
-        m_text += m_text.size() > 1 ? "," : "";
-        m_text += std::to_string(v);
-    }
-    void add(bool v)
-    {
-        m_text += m_text.size() > 1 ? "," : "";
-        m_text += v ? "t" : "f";
-    }
-    PgParam param() const { return PgParam(m_text + "}"); }
-
-private:
-    std::string m_text = "{";
-};
-
 const char* const kClaim = "INSERT INTO partition_checkpoint(source_key, source_partition, owner, owner_epoch, "
                            "claimed_wall_ms) VALUES($1, $2, $3, 1, $4) "
                            "ON CONFLICT (source_key, source_partition) DO UPDATE SET owner = EXCLUDED.owner, "
@@ -142,7 +122,7 @@ StoreStatus PgStore::writePartitionCheckpoint(PartitionCheckpointData& data)
         std::map<WindowKey, const MinuteRow*> cells;
         for (const MinuteRow& row : data.rows)
             cells[row.key] = &row;
-        NumberArray a, w, c, d, n, lu, r, f;
+        PgNumberArray a, w, c, d, n, lu, r, f;
         for (const auto& [key, row] : cells) {
             a.add(static_cast<std::int64_t>(key.adId));
             w.add(static_cast<std::int64_t>(key.windowStartMs));
@@ -163,7 +143,7 @@ StoreStatus PgStore::writePartitionCheckpoint(PartitionCheckpointData& data)
         std::map<WindowKey, std::uint64_t> drops;
         for (const LateDropDelta& l : data.lateDrops)
             drops[l.key] += l.count;
-        NumberArray a, w, c, d, n;
+        PgNumberArray a, w, c, d, n;
         for (const auto& [key, count] : drops) {
             a.add(static_cast<std::int64_t>(key.adId));
             w.add(static_cast<std::int64_t>(key.windowStartMs));

@@ -9,10 +9,7 @@ namespace adclick::engine {
 
 namespace {
 
-constexpr const char* kRunColumns = "run_id, from_ms, to_ms, raw_segment, raw_offset, raw_next_sequence, "
-                                    "started_wall_ms, finished_wall_ms, processing_time_ms, trigger, records_read, "
-                                    "records_in_range, counted, duplicates, late_dropped, damaged_blocks, threads, "
-                                    "seconds";
+constexpr const char* kRunColumns = kBatchRunColumns;
 
 BatchRunRecord readRun(const SqliteStatement& q)
 {

@@ -24,10 +24,7 @@ SqliteStatus SqliteStore::Impl::runWithCutoff(StoreSql id, TimeMs cutoffMs, std:
 StoreStatus SqliteStore::rollup(TimeMs nowMs, const RetentionConfig& config, RollupReport* report)
 {
     m_error.clear();
-    RollupReport r;
-    r.minuteCutoffMs = windowStartOf(nowMs - config.minuteRetentionMs, kMsPerHour);
-    r.hourCutoffMs = windowStartOf(nowMs - config.hourRetentionMs, kMsPerDay);
-    r.deleteCutoffMs = windowStartOf(nowMs - config.aggregateRetentionMs, kMsPerDay);
+    RollupReport r = rollupCutoffs(nowMs, config);
     if (report)
         *report = r;
     if (m_injectFailure) {

@@ -75,6 +75,18 @@ struct RollupReport {
     TimeMs deleteCutoffMs = 0; ///< rows before this are gone (day-aligned)
 };
 
+/// The cutoffs of a rollup at nowMs (row counts left 0): minute rows before an hour boundary
+/// `minuteRetentionMs` back roll into hours, hours before a day boundary into days, and rows
+/// before a day boundary `aggregateRetentionMs` back are deleted.
+inline RollupReport rollupCutoffs(TimeMs nowMs, const RetentionConfig& config)
+{
+    RollupReport r;
+    r.minuteCutoffMs = windowStartOf(nowMs - config.minuteRetentionMs, kMsPerHour);
+    r.hourCutoffMs = windowStartOf(nowMs - config.hourRetentionMs, kMsPerDay);
+    r.deleteCutoffMs = windowStartOf(nowMs - config.aggregateRetentionMs, kMsPerDay);
+    return r;
+}
+
 enum class StoreStatus : std::uint8_t {
     Ok,
     Full, ///< SQLITE_FULL / ENOSPC: retry when space is back
