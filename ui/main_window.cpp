@@ -1,7 +1,9 @@
 #include "main_window.h"
 
 #include "chart_util.h"
+#include "clicks_panel.h"
 #include "control_panel.h"
+#include "explore_panel.h"
 #include "pipeline_panel.h"
 #include "reconciliation_panel.h"
 #include "throughput_panel.h"
@@ -60,6 +62,10 @@ MainWindow::MainWindow(DashboardEngine& engine, QWidget* parent)
     addPanel(m_topK, tr("Top-K"));
     addPanel(m_watermark, tr("Watermark"));
     addPanel(m_reconciliation, tr("Reconciliation"));
+    m_clicks = new ClicksPanel(context);
+    m_explore = new ExplorePanel(context);
+    addPanel(m_clicks, tr("Clicks per minute"));
+    addPanel(m_explore, tr("Explore"));
 
     m_stateLabel = new QLabel(this);
     m_rateLabel = new QLabel(this);

@@ -20,6 +20,8 @@ class ThroughputPanel;
 class TopKPanel;
 class WatermarkPanel;
 class ReconciliationPanel;
+class ClicksPanel;
+class ExplorePanel;
 
 /// The desktop dashboard: the control dock, the panels as tabs and a status bar (rate, watermark
 /// lag, checkpoint age). A QTimer polls the engine's immutable status at 5 Hz; the GUI thread
@@ -40,8 +42,10 @@ public:
     WatermarkPanel* watermark() const { return m_watermark; }
     ReconciliationPanel* reconciliation() const { return m_reconciliation; }
     PipelinePanel* pipeline() const { return m_pipeline; }
+    ClicksPanel* clicks() const { return m_clicks; }
+    ExplorePanel* explore() const { return m_explore; }
     const std::vector<Panel*>& panels() const { return m_panels; }
-    /// Adds a panel as a tab (the series panels are added by the dashboard command).
+    /// Adds a panel as a tab.
     void addPanel(Panel* panel, const QString& title);
     /// The REST server line the pipeline picture and status bar show.
     void setServingInfo(const QString& text);
@@ -67,6 +71,8 @@ private:
     WatermarkPanel* m_watermark = nullptr;
     ReconciliationPanel* m_reconciliation = nullptr;
     PipelinePanel* m_pipeline = nullptr;
+    ClicksPanel* m_clicks = nullptr;
+    ExplorePanel* m_explore = nullptr;
     std::vector<Panel*> m_panels;
     QLabel* m_stateLabel = nullptr;
     QLabel* m_rateLabel = nullptr;
