@@ -68,6 +68,12 @@ CREATE TABLE partition_checkpoint(
     watermark_ms bigint NOT NULL DEFAULT -9223372036854775808,
     wall_time_ms bigint NOT NULL DEFAULT 0,
     claimed_wall_ms bigint NOT NULL DEFAULT 0,
+    -- The partition's raw log as of this checkpoint: the log written under epoch raw_epoch
+    -- (raw/p<partition>/e<epoch>/ in the shared directory), durable up to this position.
+    raw_epoch bigint NOT NULL DEFAULT 0,
+    raw_segment bigint NOT NULL DEFAULT 0,
+    raw_offset bigint NOT NULL DEFAULT 0,
+    raw_next_sequence bigint NOT NULL DEFAULT 0,
     state bytea NOT NULL DEFAULT ''::bytea,
     PRIMARY KEY(source_key, source_partition)
 );

@@ -20,7 +20,7 @@ const char* const kClaim = "INSERT INTO partition_checkpoint(source_key, source_
                            "ON CONFLICT (source_key, source_partition) DO UPDATE SET owner = EXCLUDED.owner, "
                            "owner_epoch = partition_checkpoint.owner_epoch + 1, claimed_wall_ms = EXCLUDED.claimed_wall_ms "
                            "RETURNING owner_epoch, sequence, next_offset, processing_time_ms, watermark_ms, "
-                           "wall_time_ms, state";
+                           "wall_time_ms, state, raw_epoch, raw_segment, raw_offset, raw_next_sequence";
 const char* const kLockOwner = "SELECT owner, owner_epoch, sequence FROM partition_checkpoint "
                                "WHERE source_key = $1 AND source_partition = $2 FOR UPDATE";
 const char* const kInsertAd = "INSERT INTO ads(ad_id, name) VALUES($1, $2) ON CONFLICT (ad_id) DO NOTHING";
@@ -42,7 +42,8 @@ const char* const kUpsertQuarantine
       "ON CONFLICT (source_key, source_partition, reason) DO UPDATE SET name = EXCLUDED.name, count = EXCLUDED.count";
 const char* const kUpdatePosition
     = "UPDATE partition_checkpoint SET sequence = $3, next_offset = $4, processing_time_ms = $5, watermark_ms = $6, "
-      "wall_time_ms = $7, state = $8 WHERE source_key = $1 AND source_partition = $2";
+      "wall_time_ms = $7, state = $8, raw_epoch = $9, raw_segment = $10, raw_offset = $11, raw_next_sequence = $12 "
+      "WHERE source_key = $1 AND source_partition = $2";
 } // namespace
 
 std::unique_ptr<PgStore> PgStore::open(const std::string& conninfo, std::string& error)
@@ -88,6 +89,9 @@ StoreStatus PgStore::claimPartition(
     out.watermarkMs = r.int64(0, 4);
     out.wallTimeMs = r.int64(0, 5);
     out.state = r.bytes(0, 6);
+    out.rawEpoch = r.int64(0, 7);
+    out.rawEnd = { static_cast<std::uint64_t>(r.int64(0, 8)), static_cast<std::uint64_t>(r.int64(0, 9)),
+        static_cast<std::uint64_t>(r.int64(0, 10)) };
     return StoreStatus::Ok;
 }
 
@@ -169,7 +173,9 @@ StoreStatus PgStore::writePartitionCheckpoint(PartitionCheckpointData& data)
     PgResult pos = m_conn->exec(kUpdatePosition,
         { PgParam(p.sourceKey), PgParam(p.partition), PgParam(static_cast<std::int64_t>(sequence)),
             PgParam(p.nextOffset), PgParam(static_cast<std::int64_t>(p.processingTimeMs)),
-            PgParam(static_cast<std::int64_t>(p.watermarkMs)), PgParam(p.wallTimeMs), PgParam::bytes(p.state) });
+            PgParam(static_cast<std::int64_t>(p.watermarkMs)), PgParam(p.wallTimeMs), PgParam::bytes(p.state),
+            PgParam(p.rawEpoch), PgParam(p.rawEnd.segmentId), PgParam(p.rawEnd.byteOffset),
+            PgParam(p.rawEnd.nextSequence) });
     if (!pos.ok())
         return fail(pos, "writing the partition's position");
     if (!tx.commit())

@@ -24,6 +24,9 @@ struct PartitionCheckpoint {
     TimeMs processingTimeMs = 0;
     TimeMs watermarkMs = kMinTimeMs;
     std::int64_t wallTimeMs = 0;
+    /// The partition's raw log, durable up to rawEnd, as written under epoch rawEpoch (0: none yet).
+    std::int64_t rawEpoch = 0;
+    RawLogPosition rawEnd;
     std::vector<std::uint8_t> state; ///< the partition's pipeline state (open windows, dedup…)
 };
 

@@ -38,6 +38,8 @@ PartitionCheckpointData checkpoint(const PartitionCheckpoint& claim, std::int64_
     d.position.watermarkMs = kT0 + nextOffset - 1000;
     d.position.wallTimeMs = 1;
     d.position.state = { 1, 2, 3, static_cast<std::uint8_t>(nextOffset & 0xff), 0, 255 };
+    d.position.rawEpoch = claim.epoch;
+    d.position.rawEnd = { 2, static_cast<std::uint64_t>(nextOffset) * 100, static_cast<std::uint64_t>(nextOffset) };
     d.rows = std::move(rows);
     return d;
 }
@@ -162,6 +164,9 @@ void TestPgStore::checkpointRestoresWhatWasCommitted()
     QCOMPARE(again.nextOffset, std::int64_t { 1500 });
     QCOMPARE(again.watermarkMs, kT0 + 500);
     QCOMPARE(again.state, d2.position.state);
+    QCOMPARE(again.rawEpoch, std::int64_t { 1 });
+    QCOMPARE(again.rawEnd.byteOffset, std::uint64_t { 150000 });
+    QCOMPARE(again.rawEnd.nextSequence, std::uint64_t { 1500 });
     const auto rows = speedRows(*restarted);
     QCOMPARE(rows.size(), std::size_t { 3 });
     QCOMPARE(rows.at(WindowKey { 7, kT0 + kMsPerMinute, 1, DeviceClass::Mobile }), std::uint64_t { 9 });
