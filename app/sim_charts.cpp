@@ -124,6 +124,18 @@ QStringList renderSimCharts(const QJsonObject& report, const QString& dir, QStri
              { { "precision (%)", 5, 100.0 }, { "max CMS error (clicks)", 6 }, { "bound ε·N (clicks)", 7 } }),
         "topk.png");
 
+    const QJsonArray shardSamples = series.value(prefix + "shard_samples").toArray();
+    if (!shardSamples.isEmpty()) {
+        const int shards = figures.value(prefix + "shard_model_shards").toInt();
+        saveChart(lineChart(QString("Top-10 over %1 shards not partitioned by ad (TPUT and full merge overlap at 100%)")
+                                .arg(shards)
+                      + suffix,
+                      shardSamples, 0, 1.0 / 60000, 0, "processing time (minutes)", "precision % / clicks",
+                      { { "naive precision %", 1, 100.0 }, { "naive max count error", 5 }, { "TPUT precision %", 2, 100.0 },
+                          { "full merge precision %", 3, 100.0 } }),
+            "shards.png");
+    }
+
     // Variants side by side: completeness and result latency.
     QStringList names;
     for (auto it = series.begin(); it != series.end(); ++it)

@@ -75,6 +75,12 @@ bool SimRunner::openSession(const std::vector<std::string>& extraArgs)
     m_records = static_cast<std::uint64_t>(static_cast<double>(m_durationMs) * m_options.generator.ratePerSec / 1000.0);
     m_source->setLimit(m_records);
     m_pipeline = std::make_unique<Pipeline>(m_options.pipeline, *m_source, *m_clock);
+    if (m_scenario.shardModel.shards > 0) {
+        if (!m_shardModel)
+            m_shardModel = std::make_unique<SimShardModel>(m_scenario.shardModel, m_options.pipeline.topK);
+        m_shardModel->attach(m_pipeline.get());
+        m_pipeline->addSink(m_shardModel.get());
+    }
     RecoveryReport report;
     if (!m_checkpointer->recover(*m_pipeline, *m_source, report, error))
         return fail("recovery from " + m_dataDir + " failed: " + error);
@@ -132,6 +138,7 @@ bool SimRunner::start()
     m_faultSpec.clear();
     m_nextSampleMs = 0;
     m_clock.reset();
+    m_shardModel.reset();
     if (!openSession({}))
         return false;
     say("start: " + m_source->describe() + ", watermark bound "
@@ -153,6 +160,8 @@ void SimRunner::sample()
         s.lateDropped = snap->counters.lateDropped;
         s.stateBytes = snap->stateBytes;
         const TopKResult top = m_pipeline->topK(10);
+        if (m_shardModel)
+            m_shardModel->sample(m_nextSampleMs, m_pipeline->topK(m_scenario.shardModel.k));
         if (top.valid && !top.exact.empty()) {
             s.topKPrecision = top.precision;
             s.topKMaxError = top.maxAbsError;
@@ -316,6 +325,8 @@ bool SimRunner::finishVariant()
     put("topk_error_bound", static_cast<double>(boundMin));
     put("topk_out_of_bound", static_cast<double>(outOfBound));
     m_series.insert(QString::fromStdString(prefix + "samples"), samples);
+    if (m_shardModel)
+        m_shardModel->figures(prefix, m_figures, m_series);
     say("checked against the oracle: " + std::to_string(oracle.clicks) + " distinct clicks, lost "
         + std::to_string(m_figures.value(QString::fromStdString(prefix + "lost")).toInteger()) + ", doubled "
         + std::to_string(m_figures.value(QString::fromStdString(prefix + "doubled")).toInteger())
@@ -345,6 +356,7 @@ bool SimRunner::finishVariant()
     m_nextSampleMs = 0;
     m_samples.clear();
     m_clock.reset();
+    m_shardModel.reset();
     if (!openSession({}))
         return false;
     say("start: watermark bound " + formatDurationMs(m_options.pipeline.watermark.boundMs) + ", de-duplication "

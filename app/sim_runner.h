@@ -6,6 +6,7 @@
 #include "ingest/user_agent.h"
 #include "pipeline/pipeline.h"
 #include "sim_scenario.h"
+#include "sim_shard_model.h"
 #include "storage/checkpointer.h"
 
 #include <QJsonObject>
@@ -101,6 +102,7 @@ private:
     std::unique_ptr<engine::Checkpointer> m_checkpointer;
     std::unique_ptr<engine::SyntheticSource> m_source;
     std::unique_ptr<engine::Pipeline> m_pipeline;
+    std::unique_ptr<SimShardModel> m_shardModel; ///< per variant, when the scenario has a shard_model
 
     // Per variant.
     std::vector<SimSample> m_samples;

@@ -24,7 +24,7 @@ const std::set<std::string> kPipelineKeys { "window", "watermark_bound", "allowe
     "raw_retention", "minute_retention", "hour_retention", "aggregate_retention", "maintenance_interval",
     "batch_interval", "batch_threads" };
 const std::set<std::string> kTopKeys { "title", "teaches", "seed", "duration", "ci_duration", "generator", "pipeline",
-    "hot_ad", "variants", "events", "expect", "chart" };
+    "hot_ad", "shard_model", "variants", "events", "expect", "chart" };
 
 struct Failure {
     std::string path;
@@ -202,6 +202,29 @@ Scenario parse(const QJsonObject& root, const std::string& name)
         if (s.hotAd.burstShare <= 0 || s.hotAd.burstShare > 1)
             throw Failure { "$.hot_ad.share", "expected a share in (0, 1]" };
     }
+    const QJsonObject model = objectAt(root, "shard_model", "$");
+    if (!model.isEmpty()) {
+        for (auto it = model.begin(); it != model.end(); ++it)
+            if (it.key() != "shards" && it.key() != "by" && it.key() != "k")
+                throw Failure { "$.shard_model." + it.key().toStdString(), "unknown setting (known: by, k, shards)" };
+        const int shards = model.value("shards").toInt(0);
+        if (shards < 2 || shards > 64)
+            throw Failure { "$.shard_model.shards", "expected 2 to 64 shards" };
+        s.shardModel.shards = static_cast<std::uint32_t>(shards);
+        const int k = model.value("k").toInt(10);
+        if (k < 1 || k > 1000)
+            throw Failure { "$.shard_model.k", "expected 1 to 1000" };
+        s.shardModel.k = static_cast<std::uint32_t>(k);
+        const std::string by = model.value("by").toString("partition").toStdString();
+        if (by == "partition")
+            s.shardModel.routing = ShardRouting::SourcePartition;
+        else if (by == "user")
+            s.shardModel.routing = ShardRouting::User;
+        else if (by == "ad")
+            s.shardModel.routing = ShardRouting::Ad;
+        else
+            throw Failure { "$.shard_model.by", "one of partition, user, ad" };
+    }
     const QJsonValue variants = root.value("variants");
     if (!variants.isUndefined()) {
         if (!variants.isArray() || variants.toArray().isEmpty())
@@ -232,6 +255,10 @@ Scenario parse(const QJsonObject& root, const std::string& name)
     for (const QJsonValue& v : events.toArray())
         s.events.push_back(parseEvent(v, "$.events[" + std::to_string(i++) + "]", s.durationMs));
     std::stable_sort(s.events.begin(), s.events.end(), [](const SimEvent& a, const SimEvent& b) { return a.atMs < b.atMs; });
+    if (s.shardModel.shards > 0)
+        for (const SimEvent& e : s.events)
+            if (e.kind != SimEvent::Kind::Batch)
+                throw Failure { e.path, "a scenario with a shard_model only takes batch events (the model is not recovered)" };
     const QJsonValue expect = root.value("expect");
     if (!expect.isArray() || expect.toArray().isEmpty())
         throw Failure { "$.expect", "required: a non-empty array of expectations such as \"lost == 0\"" };
@@ -239,9 +266,9 @@ Scenario parse(const QJsonObject& root, const std::string& name)
     for (const QJsonValue& v : expect.toArray())
         s.expectations.push_back(parseExpectation(v, "$.expect[" + std::to_string(i++) + "]"));
     s.chart = root.value("chart").toString("counts").toStdString();
-    static const std::set<std::string> kCharts { "counts", "gap", "topk", "watermark", "variants" };
+    static const std::set<std::string> kCharts { "counts", "gap", "topk", "watermark", "variants", "shards", "retention" };
     if (!kCharts.count(s.chart))
-        throw Failure { "$.chart", "one of counts, gap, topk, watermark, variants" };
+        throw Failure { "$.chart", "one of counts, gap, topk, watermark, variants, shards, retention" };
     return s;
 }
 } // namespace

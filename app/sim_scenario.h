@@ -1,6 +1,7 @@
 #pragma once
 
 #include "run_options.h"
+#include "sim_shard_model.h"
 
 #include <optional>
 #include <string>
@@ -54,7 +55,8 @@ struct Scenario {
     std::vector<SimVariant> variants; ///< never empty
     std::vector<SimEvent> events; ///< sorted by atMs
     std::vector<SimExpectation> expectations;
-    std::string chart; ///< which chart README shows ("counts", "gap", "topk", "watermark", "variants")
+    ShardModelSpec shardModel; ///< `shard_model`: non-ad-partitioned shards beside the engine (shards 0: none)
+    std::string chart; ///< which chart README shows ("counts", "gap", "topk", "watermark", "variants", "shards", "retention")
 };
 
 /// Reads and validates a scenario file. On failure returns nullopt and sets `error` to a message
