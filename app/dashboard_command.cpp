@@ -3,6 +3,7 @@
 #include "control_panel.h"
 #include "dashboard_engine.h"
 #include "main_window.h"
+#include "pipeline_access.h"
 #include "rest_server.h"
 #include "serve_command.h"
 
@@ -20,6 +21,34 @@ namespace adclick::app {
 using namespace adclick::ui;
 
 namespace {
+/// The REST server's view of the dashboard's engine: /v1/pipeline, /metrics and POST
+/// /v1/batch/runs answer from the running pipeline as under `adclick serve`.
+class DashboardAccess final : public PipelineAccess {
+public:
+    explicit DashboardAccess(DashboardEngine& engine)
+        : m_engine(engine)
+    {
+    }
+    engine::TimeMs nowMs() const override { return m_engine.nowMs(); }
+    std::shared_ptr<const engine::PipelineSnapshot> snapshot() const override { return m_engine.snapshot(); }
+    std::optional<engine::CheckpointStats> checkpointStats() const override { return m_engine.status()->checkpoint; }
+    std::shared_ptr<engine::BatchScheduler> batches() override { return m_engine.batchScheduler(); }
+    std::string sourceDescription() const override { return m_engine.status()->sourceDescription; }
+    engine::TimeMs watermarkBoundMs() const override { return m_engine.status()->settings.pipeline.watermark.boundMs; }
+    engine::TimeMs aggregateRetentionMs() const override
+    {
+        return m_engine.status()->settings.checkpoints.retention.aggregateRetentionMs;
+    }
+    bool ended() const override
+    {
+        const EngineState s = m_engine.status()->state;
+        return s == EngineState::Stopped || s == EngineState::Ended || s == EngineState::Failed;
+    }
+
+private:
+    DashboardEngine& m_engine;
+};
+
 std::atomic<bool> g_closeRequested { false };
 
 extern "C" void onDashboardSignal(int)
@@ -123,7 +152,8 @@ int runDashboardCommand(const std::vector<std::string>& argsIn, std::FILE* out, 
 
     RestServerConfig rc;
     rc.apiToken = parsed.options.apiToken;
-    auto server = std::make_unique<RestServer>(engine.queries(), nullptr, rc);
+    DashboardAccess access(engine);
+    auto server = std::make_unique<RestServer>(engine.queries(), &access, rc);
     const quint16 port = server->listen(parsed.options.address, parsed.options.port);
     const QString host = parsed.options.address.toString();
     if (port == 0) {

@@ -1,7 +1,7 @@
 // The REST routes' handlers (see rest_server.h): validate, then call the QueryService, the
 // IngestSession's batch scheduler or the reconciler, and encode with api_json.h.
 
-#include "ingest_session.h"
+#include "pipeline_access.h"
 #include "rest_server.h"
 #include "core/ad_dictionary.h"
 #include "rest_support.h"
@@ -89,8 +89,7 @@ RestServer::Reply RestServer::count(const QString& adText, Params& p, Work& asyn
     const auto range = readRange(p, nowMs(), m_config.defaultRangeMs);
     if (!range)
         return {};
-    const TimeMs retention = m_session ? m_session->options().checkpoints.retention.aggregateRetentionMs
-                                       : RetentionConfig {}.aggregateRetentionMs;
+    const TimeMs retention = m_session ? m_session->aggregateRetentionMs() : RetentionConfig {}.aggregateRetentionMs;
     const TimeMs horizon = nowMs() - retention;
     if (range->toMs <= horizon)
         return errorReply(400,
@@ -235,7 +234,7 @@ RestServer::Reply RestServer::postBatch(const QHttpServerRequest& request, Param
 {
     if (!p.only({}))
         return {};
-    BatchScheduler* batches = m_session ? m_session->batches() : nullptr;
+    const std::shared_ptr<BatchScheduler> batches = m_session ? m_session->batches() : nullptr;
     if (!batches)
         return errorReply(503, m_session ? "batch runs need the store: this server runs with --no-store"
                                          : "no pipeline runs in this server: batch runs are started by `adclick serve`");
@@ -294,7 +293,7 @@ RestServer::Reply RestServer::batchRuns(Params& p)
     if (!p.only({}))
         return {};
     QJsonArray list;
-    BatchScheduler* batches = m_session ? m_session->batches() : nullptr;
+    const std::shared_ptr<BatchScheduler> batches = m_session ? m_session->batches() : nullptr;
     if (batches)
         for (const BatchRequestStatus& r : batches->recentRequests())
             list.append(api::batchRequest(r, m_queries.dataDirectory()));
@@ -310,7 +309,7 @@ RestServer::Reply RestServer::batchRun(const QString& idText, Params& p)
     const qulonglong id = idText.size() <= 20 ? idText.toULongLong(&ok, 10) : 0;
     if (!ok)
         return errorReply(400, QString("id: expected a batch run id (an integer), got '%1'").arg(idText.left(64)), "id");
-    BatchScheduler* batches = m_session ? m_session->batches() : nullptr;
+    const std::shared_ptr<BatchScheduler> batches = m_session ? m_session->batches() : nullptr;
     const auto status = batches ? batches->requestStatus(id) : std::nullopt;
     if (!status)
         return errorReply(404,

@@ -1,6 +1,7 @@
 #include "rest_server.h"
 
 #include "ingest_session.h"
+#include "pipeline_access.h"
 #include "rest_support.h"
 
 #include <QCryptographicHash>
@@ -51,15 +52,29 @@ const std::vector<RestServer::Route>& RestServer::routes()
     return table;
 }
 
-RestServer::RestServer(QueryService& queries, IngestSession* session, RestServerConfig config, QObject* parent)
+RestServer::RestServer(QueryService& queries, PipelineAccess* pipeline, RestServerConfig config, QObject* parent)
     : QAbstractHttpServer(parent)
     , m_queries(queries)
-    , m_session(session)
+    , m_session(pipeline)
     , m_config(std::move(config))
 {
     m_pool.setMaxThreadCount(std::max(1, m_config.workerThreads));
     m_pool.setExpiryTimeout(-1); // keep the workers: no thread start per query
     m_started.start();
+}
+
+RestServer::RestServer(QueryService& queries, std::nullptr_t, RestServerConfig config, QObject* parent)
+    : RestServer(queries, static_cast<PipelineAccess*>(nullptr), std::move(config), parent)
+{
+}
+
+RestServer::RestServer(QueryService& queries, IngestSession* session, RestServerConfig config, QObject* parent)
+    : RestServer(queries, static_cast<PipelineAccess*>(nullptr), std::move(config), parent)
+{
+    if (session) {
+        m_ownedSession = std::make_unique<IngestSessionAccess>(*session);
+        m_session = m_ownedSession.get();
+    }
 }
 
 RestServer::~RestServer()
@@ -111,10 +126,10 @@ api::ServerStatus RestServer::status() const
     if (m_session) {
         s.snapshot = m_session->snapshot();
         s.checkpoint = m_session->checkpointStats();
-        if (BatchScheduler* b = m_session->batches())
+        if (const auto b = m_session->batches())
             s.batches = b->status();
         s.source = m_session->sourceDescription();
-        s.watermarkBoundMs = m_session->pipelineConfig().watermark.boundMs;
+        s.watermarkBoundMs = m_session->watermarkBoundMs();
         s.ingestEnded = m_session->ended();
     } else {
         s.source = "none (serving a data directory)";

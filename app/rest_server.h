@@ -23,6 +23,7 @@ class QTcpSocket;
 namespace adclick::app {
 
 class IngestSession;
+class PipelineAccess;
 
 struct RestServerConfig {
     /// Empty: no authentication. Else every route but /healthz and / needs "Authorization: Bearer <token>".
@@ -56,10 +57,14 @@ public:
     };
     static const std::vector<Route>& routes();
 
-    /// session may be null (a server over a data directory without a pipeline in this process):
+    /// pipeline may be null (a server over a data directory without a pipeline in this process):
     /// /v1/pipeline then reports only the server, and POST /v1/batch/runs answers 503.
+    RestServer(engine::QueryService& queries, PipelineAccess* pipeline, RestServerConfig config,
+        QObject* parent = nullptr);
+    /// Over an IngestSession that outlives the server (`adclick serve`).
     RestServer(engine::QueryService& queries, IngestSession* session, RestServerConfig config,
         QObject* parent = nullptr);
+    RestServer(engine::QueryService& queries, std::nullptr_t, RestServerConfig config, QObject* parent = nullptr);
     ~RestServer() override; ///< waits for queries in flight
 
     /// Closes every listening socket: no new connections (open ones are still answered).
@@ -119,7 +124,8 @@ private:
     void closeLingering(QTcpSocket* socket);
 
     engine::QueryService& m_queries;
-    IngestSession* m_session;
+    std::unique_ptr<PipelineAccess> m_ownedSession; ///< the IngestSession adapter, if given one
+    PipelineAccess* m_session;
     RestServerConfig m_config;
     QThreadPool m_pool;
     QElapsedTimer m_started;

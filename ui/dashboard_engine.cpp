@@ -168,6 +168,17 @@ void DashboardEngine::cancelBatch()
         batches->cancel();
 }
 
+std::shared_ptr<BatchScheduler> DashboardEngine::batchScheduler() const
+{
+    std::lock_guard lock(m_mutex);
+    return m_batches;
+}
+
+TimeMs DashboardEngine::nowMs() const
+{
+    return m_clock->nowMs();
+}
+
 std::optional<BatchRequestStatus> DashboardEngine::batchRequest(std::uint64_t id) const
 {
     std::shared_ptr<BatchScheduler> batches;

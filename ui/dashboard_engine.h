@@ -87,6 +87,11 @@ public:
     void cancelBatch();
     std::optional<engine::BatchRequestStatus> batchRequest(std::uint64_t id) const;
 
+    /// The running pipeline's batch scheduler (null when stopped); any thread. Shared: a restart
+    /// replaces it while a caller may still use the old one.
+    std::shared_ptr<engine::BatchScheduler> batchScheduler() const;
+    /// Processing clock now (epoch ms); any thread.
+    engine::TimeMs nowMs() const;
     std::shared_ptr<const EngineStatus> status() const;
     std::shared_ptr<const engine::PipelineSnapshot> snapshot() const;
     engine::QueryService& queries() { return *m_queries; }
