@@ -59,6 +59,8 @@ def verdict(r):
     if m is None or g is None or r["goal_op"] not in (">=", "<="):
         return None, None
     met = m >= g if r["goal_op"] == ">=" else m <= g
+    if r["note"].startswith("PARTIAL") and r["goal_op"] == "<=" and met:
+        return None, None  # a lower bound under the limit proves nothing
     # score > 1 means better than the goal, whichever the direction
     score = m / g if r["goal_op"] == ">=" else (g / m if m > 0 else float("inf"))
     return met, score
