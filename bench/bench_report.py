@@ -156,7 +156,7 @@ def charts(rows, prefix):
 
 
 def plot(png, data, ylabel, log, using):
-    script = f"""set terminal png size 1200,650 font ",10"
+    script = f"""set terminal png size 1200,650 font ",10" noenhanced
 set output '{png}'
 set datafile separator "\\t"
 set datafile missing "?"
