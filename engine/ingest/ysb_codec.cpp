@@ -1,5 +1,6 @@
 #include "ingest/ysb_codec.h"
 
+#include <array>
 #include <cstring>
 
 #if defined(__SSE2__)
@@ -13,17 +14,6 @@ namespace {
 bool isSpace(char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-int hexValue(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 /// A scanned JSON value: a string's raw contents (escapes left as they are) or a scalar's text.
@@ -207,20 +197,38 @@ YsbParseResult YsbCodec::parse(std::string_view line, YsbEvent& out)
 
 bool YsbCodec::parseUuid(std::string_view text, YsbUuid& out)
 {
+    // Branch-free per digit: a table maps every byte to its hex value or 0xFF; the 32 digits sit at
+    // fixed offsets around the four dashes.
+    static constexpr auto kHex = [] {
+        std::array<std::uint8_t, 256> t {};
+        for (auto& v : t)
+            v = 0xFF;
+        for (int c = 0; c < 10; ++c)
+            t['0' + c] = static_cast<std::uint8_t>(c);
+        for (int c = 0; c < 6; ++c) {
+            t['a' + c] = static_cast<std::uint8_t>(10 + c);
+            t['A' + c] = static_cast<std::uint8_t>(10 + c);
+        }
+        return t;
+    }();
+    static constexpr std::array<std::uint8_t, 32> kOffsets = { 0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 14, 15, 16, 17,
+        19, 20, 21, 22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35 };
     if (text.size() != 36 || text[8] != '-' || text[13] != '-' || text[18] != '-' || text[23] != '-')
         return false;
+    const auto* p = reinterpret_cast<const unsigned char*>(text.data());
     std::uint64_t words[2] = { 0, 0 };
-    int nibble = 0;
-    for (std::size_t i = 0; i < 36; ++i) {
-        if (i == 8 || i == 13 || i == 18 || i == 23)
-            continue;
-        const int h = hexValue(text[i]);
-        if (h < 0)
-            return false;
-        std::uint64_t& w = words[nibble / 16];
-        w = (w << 4) | static_cast<std::uint64_t>(h);
-        ++nibble;
+    std::uint8_t bad = 0;
+    for (int half = 0; half < 2; ++half) {
+        std::uint64_t w = 0;
+        for (int i = 0; i < 16; ++i) {
+            const std::uint8_t v = kHex[p[kOffsets[static_cast<std::size_t>(half * 16 + i)]]];
+            bad |= v;
+            w = (w << 4) | (v & 0xF);
+        }
+        words[half] = w;
     }
+    if (bad & 0xF0)
+        return false;
     out.hi = words[0];
     out.lo = words[1];
     return true;
