@@ -136,6 +136,14 @@ QStringList renderSimCharts(const QJsonObject& report, const QString& dir, QStri
             "shards.png");
     }
 
+    const QJsonArray retention = series.value(prefix + "retention").toArray();
+    if (!retention.isEmpty())
+        saveChart(lineChart("Retention: age of the oldest data kept, and the raw log's size" + suffix, retention, 0,
+                      1.0 / 86400000, 0, "processing time (days)", "days / MB",
+                      { { "oldest raw event (days)", 2 }, { "oldest minute row (days)", 3 },
+                          { "oldest hour/day rollup (days)", 4 }, { "raw log size (MB)", 1 } }),
+            "retention.png");
+
     // Variants side by side: completeness and result latency.
     QStringList names;
     for (auto it = series.begin(); it != series.end(); ++it)

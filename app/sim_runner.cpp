@@ -4,6 +4,7 @@
 #include "core/time_units.h"
 #include "sim_figures.h"
 #include "sim_oracle.h"
+#include "sim_retention.h"
 
 #include <QJsonArray>
 
@@ -137,6 +138,8 @@ bool SimRunner::start()
     m_faultFromMs = -1;
     m_faultSpec.clear();
     m_nextSampleMs = 0;
+    m_nextRetentionSampleMs = 0;
+    m_retentionRows = {};
     m_clock.reset();
     m_shardModel.reset();
     if (!openSession({}))
@@ -168,7 +171,7 @@ void SimRunner::sample()
             s.topKErrorBound = top.errorBound;
         }
         m_samples.push_back(s);
-        m_nextSampleMs += kMsPerMinute;
+        m_nextSampleMs += m_scenario.sampleIntervalMs;
     }
 }
 
@@ -250,6 +253,14 @@ bool SimRunner::advance(TimeMs maxProcessingMs)
             while (m_nextMaintenanceMs <= offsetMs())
                 m_nextMaintenanceMs += m_options.checkpoints.maintenanceIntervalMs;
         }
+        if (m_scenario.retentionCheck && offsetMs() >= m_nextRetentionSampleMs) {
+            RetentionState state;
+            if (!readRetentionState(m_dataDir, m_clock->nowMs(), state, error))
+                return fail(error);
+            m_retentionRows.append(retentionRow(m_nextRetentionSampleMs, state));
+            while (m_nextRetentionSampleMs <= offsetMs())
+                m_nextRetentionSampleMs += kMsPerDay;
+        }
         if (r == PollResult::EndOfStream) {
             ended = true;
             break;
@@ -275,6 +286,13 @@ bool SimRunner::finishVariant()
     if (m_faultFromMs >= 0)
         m_faultSpans.emplace_back(m_faultFromMs, offsetMs() + kMsPerMinute);
     say("end of input: every window final, final checkpoint");
+    const TimeMs endMs = m_clock->nowMs();
+    if (m_scenario.retentionCheck) {
+        std::string error;
+        if (!m_checkpointer->checkpointNow(error) || !m_checkpointer->maintainNow(error))
+            return fail("final rollup/retention run failed: " + error);
+        say("final rollup/retention run");
+    }
     if (!closeSession() || !runBatch("final, over the whole run"))
         return false;
 
@@ -327,6 +345,12 @@ bool SimRunner::finishVariant()
     m_series.insert(QString::fromStdString(prefix + "samples"), samples);
     if (m_shardModel)
         m_shardModel->figures(prefix, m_figures, m_series);
+    if (m_scenario.retentionCheck) {
+        if (!retentionFigures(m_dataDir, oracle, endMs, m_options.checkpoints.rawLog.retentionMs,
+                m_options.checkpoints.retention, prefix, m_figures, error))
+            return fail(error);
+        m_series.insert(QString::fromStdString(prefix + "retention"), m_retentionRows);
+    }
     say("checked against the oracle: " + std::to_string(oracle.clicks) + " distinct clicks, lost "
         + std::to_string(m_figures.value(QString::fromStdString(prefix + "lost")).toInteger()) + ", doubled "
         + std::to_string(m_figures.value(QString::fromStdString(prefix + "doubled")).toInteger())
@@ -355,6 +379,8 @@ bool SimRunner::finishVariant()
     m_nextEvent = 0;
     m_nextSampleMs = 0;
     m_samples.clear();
+    m_nextRetentionSampleMs = 0;
+    m_retentionRows = {};
     m_clock.reset();
     m_shardModel.reset();
     if (!openSession({}))

@@ -9,6 +9,7 @@
 #include "sim_shard_model.h"
 #include "storage/checkpointer.h"
 
+#include <QJsonArray>
 #include <QJsonObject>
 
 #include <chrono>
@@ -109,6 +110,8 @@ private:
     engine::TimeMs m_nextSampleMs = 0;
     engine::TimeMs m_nextCheckpointMs = 0; ///< processing offset of the next (synchronous) checkpoint
     engine::TimeMs m_nextMaintenanceMs = 0;
+    engine::TimeMs m_nextRetentionSampleMs = 0; ///< retention_check: next daily retention sample
+    QJsonArray m_retentionRows;
     std::uint64_t m_crashes = 0;
     std::uint64_t m_restarts = 0;
     std::uint64_t m_checkpoints = 0;

@@ -24,7 +24,7 @@ const std::set<std::string> kPipelineKeys { "window", "watermark_bound", "allowe
     "raw_retention", "minute_retention", "hour_retention", "aggregate_retention", "maintenance_interval",
     "batch_interval", "batch_threads" };
 const std::set<std::string> kTopKeys { "title", "teaches", "seed", "duration", "ci_duration", "generator", "pipeline",
-    "hot_ad", "shard_model", "variants", "events", "expect", "chart" };
+    "hot_ad", "shard_model", "sample_interval", "retention_check", "variants", "events", "expect", "chart" };
 
 struct Failure {
     std::string path;
@@ -73,7 +73,8 @@ void appendSettings(const QJsonObject& obj, const std::set<std::string>& allowed
             throw Failure { at, "expected a number or a string" };
         const std::vector<std::string> one { optionOf(key), scalarText(it.value()) };
         ParsedRun probe = parseRunOptions(one);
-        if (!probe.error.empty())
+        // Settings that must agree with each other (retention periods) are checked together later.
+        if (!probe.error.empty() && probe.error.find("retention must grow") == std::string::npos)
             throw Failure { at, probe.error };
         args.insert(args.end(), one.begin(), one.end());
     }
@@ -202,6 +203,14 @@ Scenario parse(const QJsonObject& root, const std::string& name)
         if (s.hotAd.burstShare <= 0 || s.hotAd.burstShare > 1)
             throw Failure { "$.hot_ad.share", "expected a share in (0, 1]" };
     }
+    if (!root.value("sample_interval").isUndefined()) {
+        s.sampleIntervalMs = durationAt(root.value("sample_interval"), "$.sample_interval");
+        if (s.sampleIntervalMs < kMsPerSecond)
+            throw Failure { "$.sample_interval", "must be at least 1s" };
+    }
+    if (!root.value("retention_check").isUndefined() && !root.value("retention_check").isBool())
+        throw Failure { "$.retention_check", "expected true or false" };
+    s.retentionCheck = root.value("retention_check").toBool(false);
     const QJsonObject model = objectAt(root, "shard_model", "$");
     if (!model.isEmpty()) {
         for (auto it = model.begin(); it != model.end(); ++it)
@@ -247,6 +256,12 @@ Scenario parse(const QJsonObject& root, const std::string& name)
         }
     } else {
         s.variants.push_back({});
+    }
+    for (const SimVariant& v : s.variants) {
+        std::vector<std::string> all = s.baseArgs;
+        all.insert(all.end(), v.args.begin(), v.args.end());
+        if (const ParsedRun run = parseRunOptions(all); !run.error.empty())
+            throw Failure { v.name.empty() ? "$.pipeline" : "$.variants." + v.name, run.error };
     }
     const QJsonValue events = root.value("events");
     if (!events.isUndefined() && !events.isArray())

@@ -55,6 +55,8 @@ struct Scenario {
     std::vector<SimVariant> variants; ///< never empty
     std::vector<SimEvent> events; ///< sorted by atMs
     std::vector<SimExpectation> expectations;
+    engine::TimeMs sampleIntervalMs = engine::kMsPerMinute; ///< `sample_interval`: speed-layer samples for charts
+    bool retentionCheck = false; ///< `retention_check`: retention figures and a daily "retention" series
     ShardModelSpec shardModel; ///< `shard_model`: non-ad-partitioned shards beside the engine (shards 0: none)
     std::string chart; ///< which chart README shows ("counts", "gap", "topk", "watermark", "variants", "shards", "retention")
 };

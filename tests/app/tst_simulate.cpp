@@ -54,6 +54,24 @@ const char* kSmall = R"({
   "events": [ { "at": "90s", "do": "crash" }, { "at": "2m", "do": "batch" } ],
   "expect": [ "lost == 0", "doubled == 0", "unexplained_gap == 0", "crashes == 1", "late_dropped > 0" ]
 })";
+
+/// Scenario 7 in small: 4 model shards routed by source partition beside the engine's 2 ad-partitioned ones.
+const char* kShards = R"({
+  "title": "shards", "seed": 7, "duration": "4m",
+  "generator": { "rate": 2000, "ads": 1000, "skew": 0.4, "partitions": 4, "duplicates": 0, "malformed": 0, "late_fraction": 0 },
+  "pipeline": { "watermark_bound": "5s", "shards": 2, "checkpoint_interval": "5s" },
+  "shard_model": { "shards": 4, "by": "partition", "k": 10 },
+  "expect": [ "shard_model_samples >= 2", "merged_topk_precision == 1" ]
+})";
+
+/// Scenario 10 in small: 5 days with 1-day raw/minute retention and 3-day aggregate retention.
+const char* kRetention = R"({
+  "title": "retention", "seed": 10, "duration": "5d", "sample_interval": "1h", "retention_check": true,
+  "generator": { "rate": 1, "ads": 5, "partitions": 1, "duplicates": 0, "malformed": 0, "late_fraction": 0 },
+  "pipeline": { "checkpoint_interval": "1h", "maintenance_interval": "1h", "raw_retention": "1d",
+                "minute_retention": "1d", "hour_retention": "2d", "aggregate_retention": "3d" },
+  "expect": [ "rollup_days_mismatched == 0" ]
+})";
 } // namespace
 
 class TstSimulate : public QObject {
@@ -97,6 +115,62 @@ private slots:
         QCOMPARE(figures.value("batch_total").toDouble(), figures.value("truth_clicks").toDouble());
     }
 
+    /// Runs `text` twice; both report.json files must be byte-identical. Returns the figures.
+    QJsonObject twiceIdentical(const QString& name, const char* text)
+    {
+        const QString file = write(name + ".json", text);
+        QByteArray reports[2];
+        for (int i = 0; i < 2; ++i) {
+            const QString dir = m_dir.filePath(QString("%1-run%2").arg(name).arg(i));
+            const Outcome o = simulate({ file, "--report", dir, "--no-charts" });
+            if (o.rc != 0)
+                qWarning("%s", qPrintable(o.out + o.err));
+            QFile f(dir + "/report.json");
+            if (f.open(QIODevice::ReadOnly))
+                reports[i] = f.readAll();
+        }
+        if (reports[0].isEmpty() || reports[0] != reports[1])
+            return {};
+        return QJsonDocument::fromJson(reports[0]).object().value("figures").toObject();
+    }
+
+    void shardModelNaiveMergeIsWrongCorrectMergeExact()
+    {
+        const QJsonObject f = twiceIdentical("shards", kShards);
+        QVERIFY2(!f.isEmpty(), "two runs of the same seed must give the same report.json");
+        QVERIFY(f.value("shard_model_samples").toDouble() >= 2);
+        QCOMPARE(f.value("shard_model_shards").toDouble(), 4.0);
+        // Spread over shards, the merge of local top-10s under-counts (and here mis-ranks) ads.
+        QVERIFY(f.value("naive_max_count_error").toDouble() > 0);
+        QVERIFY(f.value("naive_topk_precision").toDouble() < 1.0);
+        QCOMPARE(f.value("merged_topk_precision").toDouble(), 1.0);
+        QCOMPARE(f.value("merged_max_count_error").toDouble(), 0.0);
+        QCOMPARE(f.value("tput_topk_precision").toDouble(), 1.0);
+        QCOMPARE(f.value("tput_max_count_error").toDouble(), 0.0);
+        QCOMPARE(f.value("merged_vs_engine_mismatches").toDouble(), 0.0);
+        QCOMPARE(f.value("partitioned_topk_precision").toDouble(), 1.0);
+        QVERIFY(f.value("tput_mean_entries_shipped").toDouble() < f.value("merged_mean_entries_shipped").toDouble());
+        QVERIFY(f.value("tput_mean_entries_shipped").toDouble() >= f.value("naive_mean_entries_shipped").toDouble());
+    }
+
+    void retentionExpiresRawAndMinutesRollupsKeepTotals()
+    {
+        const QJsonObject f = twiceIdentical("retention", kRetention);
+        QVERIFY2(!f.isEmpty(), "two runs of the same seed must give the same report.json");
+        QVERIFY(f.value("raw_oldest_age_days").toDouble() > 0.9);
+        QVERIFY(f.value("raw_oldest_age_days").toDouble() < 1.1);
+        QCOMPARE(f.value("raw_segments_past_retention").toDouble(), 0.0);
+        QVERIFY(f.value("minute_oldest_age_days").toDouble() <= 1.1);
+        QVERIFY(f.value("aggregate_rows").toDouble() > 0);
+        QVERIFY(f.value("aggregate_oldest_age_days").toDouble() >= 3.0); // deleted by whole days: [3, 4], rounded
+        QVERIFY(f.value("aggregate_oldest_age_days").toDouble() <= 4.0);
+        QVERIFY(f.value("days_expired").toDouble() >= 1);
+        QVERIFY(f.value("rollup_days_checked").toDouble() >= 2);
+        QCOMPARE(f.value("rollup_days_mismatched").toDouble(), 0.0);
+        QCOMPARE(f.value("rollup_kept_clicks_error").toDouble(), 0.0);
+        QCOMPARE(f.value("days_with_rows_past_retention").toDouble(), 0.0);
+    }
+
     void failingExpectationExitsNonZero()
     {
         QByteArray text(kSmall);
@@ -135,6 +209,13 @@ private slots:
         QTest::newRow("no comparison") << with("\"crashes == 1\"", "\"crashes is one\"") << 2
                                        << "$.expect[3]: no comparison";
         QTest::newRow("unknown top-level field") << with("\"seed\": 11", "\"sead\": 11") << 2 << "$.sead: unknown field";
+        QTest::newRow("shard model with a crash")
+            << with("\"expect\"", "\"shard_model\": { \"shards\": 4 }, \"expect\"") << 2
+            << "$.events[0]: a scenario with a shard_model only takes batch events";
+        QTest::newRow("bad shard routing") << with("\"expect\"", "\"shard_model\": { \"shards\": 4, \"by\": \"color\" }, \"expect\"")
+                                           << 2 << "$.shard_model.by: one of partition, user, ad";
+        QTest::newRow("bad sample interval") << with("\"seed\": 11", "\"seed\": 11, \"sample_interval\": \"1ms\"")
+                                             << 2 << "$.sample_interval: must be at least 1s";
         QTest::newRow("unknown figure") << with("\"crashes == 1\"", "\"crashez == 1\"") << 1
                                         << "$.expect[3]: unknown figure 'crashez'";
     }
