@@ -63,7 +63,7 @@ CREATE TABLE partition_checkpoint(
     owner text NOT NULL,
     owner_epoch bigint NOT NULL,
     sequence bigint NOT NULL DEFAULT 0,
-    next_offset bigint NOT NULL DEFAULT -1,
+    last_offset bigint NOT NULL DEFAULT -1,
     processing_time_ms bigint NOT NULL DEFAULT 0,
     watermark_ms bigint NOT NULL DEFAULT -9223372036854775808,
     wall_time_ms bigint NOT NULL DEFAULT 0,

@@ -15,11 +15,28 @@ std::int64_t wallNowMs()
         .count();
 }
 
+/// Columns ad_id, window_start, country, device, count, late_updated, late_dropped, revision,
+/// final (in that order) of row i.
+StoredRow storedRow(const PgResult& r, int i)
+{
+    StoredRow row;
+    row.key.adId = static_cast<AdId>(r.int64(i, 0));
+    row.key.windowStartMs = r.int64(i, 1);
+    row.key.country = static_cast<CountryCode>(r.int64(i, 2));
+    row.key.device = static_cast<DeviceClass>(r.int64(i, 3));
+    row.count = static_cast<std::uint64_t>(r.int64(i, 4));
+    row.lateUpdated = static_cast<std::uint64_t>(r.int64(i, 5));
+    row.lateDropped = static_cast<std::uint64_t>(r.int64(i, 6));
+    row.revision = static_cast<std::uint32_t>(r.int64(i, 7));
+    row.final = r.boolean(i, 8);
+    return row;
+}
+
 const char* const kClaim = "INSERT INTO partition_checkpoint(source_key, source_partition, owner, owner_epoch, "
                            "claimed_wall_ms) VALUES($1, $2, $3, 1, $4) "
                            "ON CONFLICT (source_key, source_partition) DO UPDATE SET owner = EXCLUDED.owner, "
                            "owner_epoch = partition_checkpoint.owner_epoch + 1, claimed_wall_ms = EXCLUDED.claimed_wall_ms "
-                           "RETURNING owner_epoch, sequence, next_offset, processing_time_ms, watermark_ms, "
+                           "RETURNING owner_epoch, sequence, last_offset, processing_time_ms, watermark_ms, "
                            "wall_time_ms, state, raw_epoch, raw_segment, raw_offset, raw_next_sequence";
 const char* const kLockOwner = "SELECT owner, owner_epoch, sequence FROM partition_checkpoint "
                                "WHERE source_key = $1 AND source_partition = $2 FOR UPDATE";
@@ -41,7 +58,7 @@ const char* const kUpsertQuarantine
     = "INSERT INTO quarantine_stats(source_key, source_partition, reason, name, count) VALUES($1, $2, $3, $4, $5) "
       "ON CONFLICT (source_key, source_partition, reason) DO UPDATE SET name = EXCLUDED.name, count = EXCLUDED.count";
 const char* const kUpdatePosition
-    = "UPDATE partition_checkpoint SET sequence = $3, next_offset = $4, processing_time_ms = $5, watermark_ms = $6, "
+    = "UPDATE partition_checkpoint SET sequence = $3, last_offset = $4, processing_time_ms = $5, watermark_ms = $6, "
       "wall_time_ms = $7, state = $8, raw_epoch = $9, raw_segment = $10, raw_offset = $11, raw_next_sequence = $12 "
       "WHERE source_key = $1 AND source_partition = $2";
 } // namespace
@@ -84,7 +101,7 @@ StoreStatus PgStore::claimPartition(
     out.owner = owner;
     out.epoch = r.int64(0, 0);
     out.sequence = static_cast<std::uint64_t>(r.int64(0, 1));
-    out.nextOffset = r.int64(0, 2);
+    out.lastOffset = r.int64(0, 2);
     out.processingTimeMs = r.int64(0, 3);
     out.watermarkMs = r.int64(0, 4);
     out.wallTimeMs = r.int64(0, 5);
@@ -172,7 +189,7 @@ StoreStatus PgStore::writePartitionCheckpoint(PartitionCheckpointData& data)
     }
     PgResult pos = m_conn->exec(kUpdatePosition,
         { PgParam(p.sourceKey), PgParam(p.partition), PgParam(static_cast<std::int64_t>(sequence)),
-            PgParam(p.nextOffset), PgParam(static_cast<std::int64_t>(p.processingTimeMs)),
+            PgParam(p.lastOffset), PgParam(static_cast<std::int64_t>(p.processingTimeMs)),
             PgParam(static_cast<std::int64_t>(p.watermarkMs)), PgParam(p.wallTimeMs), PgParam::bytes(p.state),
             PgParam(p.rawEpoch), PgParam(p.rawEnd.segmentId), PgParam(p.rawEnd.byteOffset),
             PgParam(p.rawEnd.nextSequence) });
@@ -188,7 +205,7 @@ std::vector<PartitionCheckpoint> PgStore::partitions(const std::string& sourceKe
 {
     m_error.clear();
     std::vector<PartitionCheckpoint> out;
-    PgResult r = m_conn->exec("SELECT source_partition, owner, owner_epoch, sequence, next_offset, processing_time_ms, "
+    PgResult r = m_conn->exec("SELECT source_partition, owner, owner_epoch, sequence, last_offset, processing_time_ms, "
                               "watermark_ms, wall_time_ms FROM partition_checkpoint WHERE source_key = $1 "
                               "ORDER BY source_partition",
         { PgParam(sourceKey) });
@@ -203,13 +220,29 @@ std::vector<PartitionCheckpoint> PgStore::partitions(const std::string& sourceKe
         p.owner = std::string(r.text(i, 1));
         p.epoch = r.int64(i, 2);
         p.sequence = static_cast<std::uint64_t>(r.int64(i, 3));
-        p.nextOffset = r.int64(i, 4);
+        p.lastOffset = r.int64(i, 4);
         p.processingTimeMs = r.int64(i, 5);
         p.watermarkMs = r.int64(i, 6);
         p.wallTimeMs = r.int64(i, 7);
         out.push_back(std::move(p));
     }
     return out;
+}
+
+void PgStore::forEachPartitionRow(
+    std::uint32_t partition, TimeMs fromMs, const std::function<void(const StoredRow&)>& f)
+{
+    m_error.clear();
+    PgResult r = m_conn->exec("SELECT ad_id, window_start, country, device, count, late_updated, late_dropped, "
+                              "revision, final FROM speed_minute WHERE source_partition = $1 AND window_start >= $2 "
+                              "ORDER BY ad_id, window_start, country, device",
+        { PgParam(partition), PgParam(static_cast<std::int64_t>(fromMs)) });
+    if (!r.ok()) {
+        fail(r, "reading a partition's rows");
+        return;
+    }
+    for (int i = 0; i < r.rows(); ++i)
+        f(storedRow(r, i));
 }
 
 void PgStore::forEachSpeedMinute(TimeMs fromMs, TimeMs toMs, const std::function<void(const StoredRow&)>& f)
@@ -224,19 +257,8 @@ void PgStore::forEachSpeedMinute(TimeMs fromMs, TimeMs toMs, const std::function
         fail(r, "reading speed rows");
         return;
     }
-    for (int i = 0; i < r.rows(); ++i) {
-        StoredRow row;
-        row.key.adId = static_cast<AdId>(r.int64(i, 0));
-        row.key.windowStartMs = r.int64(i, 1);
-        row.key.country = static_cast<CountryCode>(r.int64(i, 2));
-        row.key.device = static_cast<DeviceClass>(r.int64(i, 3));
-        row.count = static_cast<std::uint64_t>(r.int64(i, 4));
-        row.lateUpdated = static_cast<std::uint64_t>(r.int64(i, 5));
-        row.lateDropped = static_cast<std::uint64_t>(r.int64(i, 6));
-        row.revision = static_cast<std::uint32_t>(r.int64(i, 7));
-        row.final = r.boolean(i, 8);
-        f(row);
-    }
+    for (int i = 0; i < r.rows(); ++i)
+        f(storedRow(r, i));
 }
 
 std::uint64_t PgStore::total(RowKind kind, TimeMs fromMs, TimeMs toMs, AdId adId)

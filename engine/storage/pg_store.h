@@ -20,7 +20,7 @@ struct PartitionCheckpoint {
     std::string owner; ///< instance id of the owner
     std::int64_t epoch = 0; ///< the owner's claim; a write with an older epoch is fenced off
     std::uint64_t sequence = 0; ///< checkpoints committed for this partition (0: none yet)
-    std::int64_t nextOffset = -1; ///< the next record to read (-1: from the start)
+    std::int64_t lastOffset = -1; ///< the last record counted; resume after it (-1: none, from the start)
     TimeMs processingTimeMs = 0;
     TimeMs watermarkMs = kMinTimeMs;
     std::int64_t wallTimeMs = 0;
@@ -67,6 +67,9 @@ public:
     /// Commits a partition checkpoint if position.owner/epoch still own the partition: Fenced
     /// (and nothing written) when another claim took it over. position.sequence is set.
     StoreStatus writePartitionCheckpoint(PartitionCheckpointData& data);
+    /// Speed minute rows of one partition with windowStart >= fromMs (a new owner restores the
+    /// partition's open windows from them), in key order.
+    void forEachPartitionRow(std::uint32_t partition, TimeMs fromMs, const std::function<void(const StoredRow&)>& f);
     /// Every partition's checkpoint of `sourceKey` (state left empty), by partition.
     std::vector<PartitionCheckpoint> partitions(const std::string& sourceKey);
 

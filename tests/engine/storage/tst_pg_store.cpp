@@ -29,17 +29,17 @@ MinuteRow row(AdId ad, int minute, std::uint64_t count, bool final = true, Count
     return r;
 }
 
-PartitionCheckpointData checkpoint(const PartitionCheckpoint& claim, std::int64_t nextOffset, std::vector<MinuteRow> rows)
+PartitionCheckpointData checkpoint(const PartitionCheckpoint& claim, std::int64_t lastOffset, std::vector<MinuteRow> rows)
 {
     PartitionCheckpointData d;
     d.position = claim;
-    d.position.nextOffset = nextOffset;
-    d.position.processingTimeMs = kT0 + nextOffset;
-    d.position.watermarkMs = kT0 + nextOffset - 1000;
+    d.position.lastOffset = lastOffset;
+    d.position.processingTimeMs = kT0 + lastOffset;
+    d.position.watermarkMs = kT0 + lastOffset - 1000;
     d.position.wallTimeMs = 1;
-    d.position.state = { 1, 2, 3, static_cast<std::uint8_t>(nextOffset & 0xff), 0, 255 };
+    d.position.state = { 1, 2, 3, static_cast<std::uint8_t>(lastOffset & 0xff), 0, 255 };
     d.position.rawEpoch = claim.epoch;
-    d.position.rawEnd = { 2, static_cast<std::uint64_t>(nextOffset) * 100, static_cast<std::uint64_t>(nextOffset) };
+    d.position.rawEnd = { 2, static_cast<std::uint64_t>(lastOffset) * 100, static_cast<std::uint64_t>(lastOffset) };
     d.rows = std::move(rows);
     return d;
 }
@@ -139,7 +139,7 @@ void TestPgStore::checkpointRestoresWhatWasCommitted()
     PartitionCheckpoint claim;
     QCOMPARE(s->claimPartition("clicks", 3, "a", claim), StoreStatus::Ok);
     QCOMPARE(claim.epoch, std::int64_t { 1 });
-    QCOMPARE(claim.nextOffset, std::int64_t { -1 });
+    QCOMPARE(claim.lastOffset, std::int64_t { -1 });
     QCOMPARE(claim.sequence, std::uint64_t { 0 });
     QVERIFY(claim.state.empty());
 
@@ -161,7 +161,7 @@ void TestPgStore::checkpointRestoresWhatWasCommitted()
     QCOMPARE(restarted->claimPartition("clicks", 3, "a", again), StoreStatus::Ok);
     QCOMPARE(again.epoch, std::int64_t { 2 });
     QCOMPARE(again.sequence, std::uint64_t { 2 });
-    QCOMPARE(again.nextOffset, std::int64_t { 1500 });
+    QCOMPARE(again.lastOffset, std::int64_t { 1500 });
     QCOMPARE(again.watermarkMs, kT0 + 500);
     QCOMPARE(again.state, d2.position.state);
     QCOMPARE(again.rawEpoch, std::int64_t { 1 });
@@ -195,7 +195,7 @@ void TestPgStore::fencedOwnerWritesNothing()
     // The group moves partition 0 to b (a stalled, say): b restores a's checkpoint.
     QCOMPARE(b->claimPartition("clicks", 0, "instance-b", cb), StoreStatus::Ok);
     QCOMPARE(cb.epoch, ca.epoch + 1);
-    QCOMPARE(cb.nextOffset, std::int64_t { 10 });
+    QCOMPARE(cb.lastOffset, std::int64_t { 10 });
     // a wakes up and writes what it counted meanwhile: refused, nothing of it visible.
     PartitionCheckpointData stale = checkpoint(ca, 20, { row(1, 0, 999), row(2, 0, 999) });
     stale.newAds = { { 2, "from-a-zombie" } };
@@ -214,7 +214,7 @@ void TestPgStore::fencedOwnerWritesNothing()
     const auto parts = b->partitions("clicks");
     QCOMPARE(parts.size(), std::size_t { 2 });
     QCOMPARE(parts[0].owner, std::string("instance-b"));
-    QCOMPARE(parts[0].nextOffset, std::int64_t { 20 });
+    QCOMPARE(parts[0].lastOffset, std::int64_t { 20 });
     QCOMPARE(parts[1].owner, std::string("instance-a"));
 }
 
@@ -257,7 +257,7 @@ void TestPgStore::concurrentTakeoverFencesEveryLaterWrite()
     QCOMPARE(failures.load(), std::uint64_t { 0 });
     // b's claim saw exactly a's last committed checkpoint, and it stays the last one.
     QCOMPARE(cb.sequence, lastOk.load());
-    QCOMPARE(static_cast<std::uint64_t>(cb.nextOffset), cb.sequence);
+    QCOMPARE(static_cast<std::uint64_t>(cb.lastOffset), cb.sequence);
     QCOMPARE(b->total(RowKind::Speed, kT0, kT0 + kMsPerHour), cb.sequence);
     QCOMPARE(b->partitions("clicks").at(0).sequence, cb.sequence);
 }

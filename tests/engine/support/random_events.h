@@ -5,6 +5,7 @@
 
 #include "core/click_event.h"
 
+#include <algorithm>
 #include <random>
 #include <vector>
 
