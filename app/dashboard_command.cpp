@@ -1,6 +1,8 @@
 #include "dashboard_command.h"
 
+#include "clicks_panel.h"
 #include "control_panel.h"
+#include "explore_panel.h"
 #include "dashboard_engine.h"
 #include "main_window.h"
 #include "pipeline_access.h"
@@ -8,6 +10,7 @@
 #include "serve_command.h"
 
 #include <QApplication>
+#include <QEventLoop>
 #include <QSettings>
 #include <QTimer>
 
@@ -183,12 +186,26 @@ int runDashboardCommand(const std::vector<std::string>& argsIn, std::FILE* out, 
     if (!screenshotDir.isEmpty()) {
         const int afterMs = static_cast<int>(screenshotAfter * 1000);
         QTimer::singleShot(afterMs / 2, &window, [&window] { window.controls()->runBatchNow(); });
+        // The series views show the busiest ads: two in Clicks per minute, the first in Explore.
+        QTimer::singleShot(afterMs * 3 / 4, &window, [&window, &engine] {
+            const auto snap = engine.snapshot();
+            if (!snap || snap->topK.exact.empty())
+                return;
+            for (std::size_t i = 0; i < snap->topK.exact.size() && i < 2; ++i)
+                window.clicks()->addAd(snap->topK.exact[i].adId);
+            window.clicks()->setRangeMinutes(15);
+            const engine::TimeMs to = (engine.nowMs() / engine::kMsPerMinute + 1) * engine::kMsPerMinute;
+            window.explore()->explore(snap->topK.exact[0].adId, to - 30 * engine::kMsPerMinute, to);
+        });
         QTimer::singleShot(afterMs, &window, [&window, screenshotDir, out] {
             const QStringList names { "pipeline", "throughput", "topk", "watermark", "reconciliation", "clicks",
                 "explore" };
             for (int i = 0; i < window.tabs()->count() && i < names.size(); ++i) {
                 window.tabs()->setCurrentIndex(i);
-                QCoreApplication::processEvents();
+                // A shown panel refreshes at the next status (≤ 200 ms): let it draw that.
+                QEventLoop settle;
+                QTimer::singleShot(600, &settle, &QEventLoop::quit);
+                settle.exec();
                 const QString path = screenshotDir + "/dashboard-" + names[i] + ".png";
                 window.grab().save(path);
                 std::fprintf(out, "adclick dashboard: saved %s\n", path.toUtf8().constData());

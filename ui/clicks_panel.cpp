@@ -43,7 +43,7 @@ ClicksPanel::ClicksPanel(PanelContext context, QWidget* parent)
     connect(add, &QPushButton::clicked, this, &ClicksPanel::addFromSearch);
 
     m_adList = new QListWidget(this);
-    m_adList->setMaximumHeight(70);
+    m_adList->setMaximumHeight(40);
     m_adList->setFlow(QListView::LeftToRight);
     m_adList->setToolTip(tr("Chosen ads: double-click or Delete to remove"));
     connect(m_adList, &QListWidget::itemDoubleClicked, this,
@@ -148,8 +148,13 @@ void ClicksPanel::updateStatus(const EngineStatus& status)
 
 void ClicksPanel::refresh()
 {
-    if (m_busy || !m_context.pool || m_clockMs <= 0)
+    if (m_busy) {
+        m_dirty = true; // asked again while a query runs: query once more when it answers
         return;
+    }
+    if (!m_context.pool || m_clockMs <= 0)
+        return;
+    m_dirty = false;
     if (m_ads.empty()) {
         m_shownResults.clear();
         m_chart->setResults(m_shownResults);
@@ -175,8 +180,11 @@ void ClicksPanel::refresh()
             m_busy = false;
             ++m_answers;
             // The chosen ads may have changed while this ran: draw only an answer for the current choice.
-            if (q.ads != m_ads)
-                return;
+            if (q.ads != m_ads || m_dirty) {
+                refresh();
+                if (q.ads != m_ads)
+                    return;
+            }
             m_shownQuery = q;
             m_shownResults = results;
             m_chart->setResults(results);

@@ -75,6 +75,7 @@ private:
     Query m_shownQuery;
     std::vector<engine::SeriesResult> m_shownResults;
     bool m_busy = false;
+    bool m_dirty = false;
     std::uint64_t m_answers = 0;
 };
 
