@@ -108,8 +108,18 @@ QStringList renderSimCharts(const QJsonObject& report, const QString& dir, QStri
         if (save(chart, path, error))
             written << path;
     };
-    saveChart(lineChart("Clicks per minute of event time: truth (oracle), speed layer, batch layer" + suffix, minutes, 0,
-             1.0 / 60000, origin, "event-time minute", "clicks",
+    // The counts chart starts at the first minute with ≥ 1% of the busiest minute's clicks: late
+    // clicks stamped before the run began would otherwise squeeze the run into the right edge.
+    double busiest = 0;
+    for (const QJsonValue& r : minutes)
+        busiest = std::max(busiest, r.toArray().at(1).toDouble());
+    QJsonArray busyMinutes;
+    for (const QJsonValue& r : minutes)
+        if (!busyMinutes.isEmpty() || r.toArray().at(1).toDouble() >= busiest / 100)
+            busyMinutes.append(r);
+    saveChart(lineChart("Clicks per minute of event time: truth (oracle), speed, batch (lines overlap where they agree)"
+                  + suffix,
+             busyMinutes, 0, 1.0 / 60000, origin, "event-time minute", "clicks",
              { { "truth", 1 }, { "speed", 2 }, { "batch", 3 } }),
         "counts.png");
     saveChart(lineChart("Gap per minute: dropped as late (explained) vs unexplained" + suffix, minutes, 0, 1.0 / 60000,
@@ -154,9 +164,11 @@ QStringList renderSimCharts(const QJsonObject& report, const QString& dir, QStri
         chart->setTitle("Variants side by side");
         auto* completeness = new QBarSet("speed-layer completeness (% of true clicks)");
         auto* latency = new QBarSet("mean result latency (s: watermark lag)");
+        double highest = 100;
         for (const QString& n : names) {
             *completeness << figures.value(n + ".completeness").toDouble() * 100.0;
             *latency << figures.value(n + ".mean_watermark_lag_ms").toDouble() / 1000.0;
+            highest = std::max({ highest, completeness->at(completeness->count() - 1), latency->at(latency->count() - 1) });
         }
         auto* bars = new QBarSeries;
         bars->append(completeness);
@@ -167,7 +179,7 @@ QStringList renderSimCharts(const QJsonObject& report, const QString& dir, QStri
         auto* x = new QBarCategoryAxis;
         x->append(names);
         auto* y = new QValueAxis;
-        y->setRange(0, 110);
+        y->setRange(0, highest * 1.1); // no bar clipped: a latency may exceed 100 s
         chart->addAxis(x, Qt::AlignBottom);
         chart->addAxis(y, Qt::AlignLeft);
         bars->attachAxis(x);
