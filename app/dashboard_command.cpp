@@ -2,8 +2,8 @@
 
 #include "clicks_panel.h"
 #include "control_panel.h"
-#include "explore_panel.h"
 #include "dashboard_engine.h"
+#include "explore_panel.h"
 #include "main_window.h"
 #include "pipeline_access.h"
 #include "rest_server.h"

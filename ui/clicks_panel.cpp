@@ -34,11 +34,10 @@ ClicksPanel::ClicksPanel(PanelContext context, QWidget* parent)
     m_search->setCompleter(m_completer);
     connect(m_search, &QLineEdit::textEdited, this, &ClicksPanel::updateCompletions);
     connect(m_search, &QLineEdit::returnPressed, this, &ClicksPanel::addFromSearch);
-    connect(m_completer, qOverload<const QString&>(&QCompleter::activated), this,
-        [this](const QString& text) {
-            m_search->setText(text);
-            addFromSearch();
-        });
+    connect(m_completer, qOverload<const QString&>(&QCompleter::activated), this, [this](const QString& text) {
+        m_search->setText(text);
+        addFromSearch();
+    });
     auto* add = new QPushButton(tr("Add"), this);
     connect(add, &QPushButton::clicked, this, &ClicksPanel::addFromSearch);
 
@@ -57,7 +56,8 @@ ClicksPanel::ClicksPanel(PanelContext context, QWidget* parent)
 
     m_range = new QComboBox(this);
     for (int minutes : { 15, 60, 180, 360 })
-        m_range->addItem(minutes < 60 ? tr("last %1 minutes").arg(minutes) : tr("last %1 h").arg(minutes / 60), minutes);
+        m_range->addItem(
+            minutes < 60 ? tr("last %1 minutes").arg(minutes) : tr("last %1 h").arg(minutes / 60), minutes);
     m_range->setCurrentIndex(1);
     connect(m_range, &QComboBox::currentIndexChanged, this, &ClicksPanel::refresh);
 

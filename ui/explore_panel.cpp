@@ -33,8 +33,9 @@ ExplorePanel::ExplorePanel(PanelContext context, QWidget* parent)
     m_completions = new QStringListModel(this);
     auto* completer = new QCompleter(m_completions, this);
     m_ad->setCompleter(completer);
-    connect(m_ad, &QLineEdit::textEdited, this,
-        [this](const QString& prefix) { m_completions->setStringList(adCompletions(prefix.trimmed(), m_adCount, m_topAds)); });
+    connect(m_ad, &QLineEdit::textEdited, this, [this](const QString& prefix) {
+        m_completions->setStringList(adCompletions(prefix.trimmed(), m_adCount, m_topAds));
+    });
     connect(m_ad, &QLineEdit::returnPressed, this, &ExplorePanel::run);
     m_from = new QDateTimeEdit(this);
     m_to = new QDateTimeEdit(this);
@@ -52,9 +53,8 @@ ExplorePanel::ExplorePanel(PanelContext context, QWidget* parent)
     m_summary->setWordWrap(true);
     m_summary->setTextInteractionFlags(Qt::TextSelectableByMouse);
 
-    m_model = new TableModel({ tr("bucket start (UTC)"), tr("start (epoch ms)"), tr("size (s)"), tr("clicks"),
-                                 tr("provenance") },
-        this);
+    m_model = new TableModel(
+        { tr("bucket start (UTC)"), tr("start (epoch ms)"), tr("size (s)"), tr("clicks"), tr("provenance") }, this);
     auto* table = new QTableView(this);
     table->setModel(m_model);
     table->verticalHeader()->hide();
@@ -129,7 +129,8 @@ bool ExplorePanel::run()
     m_summary->setText(tr("Querying …"));
     QueryService* queries = &m_context.engine->queries();
     runOffThread(
-        *m_context.pool, this, [queries, ad, fromMs, toMs, filters] { return queries->series(ad, fromMs, toMs, filters); },
+        *m_context.pool, this,
+        [queries, ad, fromMs, toMs, filters] { return queries->series(ad, fromMs, toMs, filters); },
         [this](const SeriesResult& r) {
             m_busy = false;
             m_run->setEnabled(true);
@@ -146,8 +147,8 @@ void ExplorePanel::show(const SeriesResult& r)
     m_chart->setResults({ r });
     std::vector<TableModel::Row> rows;
     if (!r.ok()) {
-        m_summary->setText(tr("Error (%1): %2")
-                               .arg(QString::fromStdString(r.errorParameter), QString::fromStdString(r.error)));
+        m_summary->setText(
+            tr("Error (%1): %2").arg(QString::fromStdString(r.errorParameter), QString::fromStdString(r.error)));
         m_model->setRows({});
         m_export->setEnabled(false);
         return;
@@ -156,8 +157,9 @@ void ExplorePanel::show(const SeriesResult& r)
     for (const SeriesPoint& p : r.points)
         rows.push_back({ QDateTime::fromMSecsSinceEpoch(p.startMs, Qt::UTC).toString(Qt::ISODate),
             QVariant::fromValue<qint64>(p.startMs), QVariant::fromValue<qint64>(p.sizeMs / kMsPerSecond),
-            QVariant::fromValue<qulonglong>(p.count), QString::fromUtf8(seriesSourceName(p.source).data(),
-                                                           static_cast<qsizetype>(seriesSourceName(p.source).size())) });
+            QVariant::fromValue<qulonglong>(p.count),
+            QString::fromUtf8(
+                seriesSourceName(p.source).data(), static_cast<qsizetype>(seriesSourceName(p.source).size())) });
     m_model->setRows(std::move(rows));
     m_export->setEnabled(true);
     QString text = tr("ad %1: %2 clicks in %3 buckets, %4 → %5 (%6%7)")

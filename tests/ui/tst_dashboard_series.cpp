@@ -80,7 +80,10 @@ QString chartDiffers(const ProvenanceChart& chart, const std::vector<engine::Ser
             return QStringLiteral("query failed: ") + QString::fromStdString(r.error);
         const QList<QPointF> line = chart.adLine(i)->points();
         if (line.size() != static_cast<qsizetype>(r.points.size()))
-            return QStringLiteral("ad %1: %2 points drawn, %3 answered").arg(r.adId).arg(line.size()).arg(r.points.size());
+            return QStringLiteral("ad %1: %2 points drawn, %3 answered")
+                .arg(r.adId)
+                .arg(line.size())
+                .arg(r.points.size());
         bySource.resize(r.points.size());
         for (std::size_t p = 0; p < r.points.size(); ++p) {
             const auto& sp = r.points[p];
@@ -187,8 +190,8 @@ void TstDashboardSeries::clicksPanelChoosesAdsThroughTheCompleter()
     QVERIFY(c->addAd(m_topAds[1]));
     // Drawn live from the running engine: the chart fills while the generator runs.
     c->setRangeMinutes(15);
-    QTRY_VERIFY_WITH_TIMEOUT(c->shownQuery().ads.size() == 2 && !c->shownResults().empty()
-            && c->shownResults()[0].ok() && c->shownResults()[0].total > 0,
+    QTRY_VERIFY_WITH_TIMEOUT(c->shownQuery().ads.size() == 2 && !c->shownResults().empty() && c->shownResults()[0].ok()
+            && c->shownResults()[0].total > 0,
         20000);
     const std::uint64_t answers = c->answersReceived();
     QTest::qWait(1200);
@@ -244,7 +247,8 @@ void TstDashboardSeries::expectChartEqualsQuery()
             continue;
         const auto q = c->shownQuery();
         const engine::CountFilters now = c->filters()->filters();
-        if (q.filters.region != now.region || q.filters.userAgentClass != now.userAgentClass || q.filters.ip != now.ip) {
+        if (q.filters.region != now.region || q.filters.userAgentClass != now.userAgentClass
+            || q.filters.ip != now.ip) {
             diff = QStringLiteral("answer of an earlier filter");
             continue;
         }
@@ -321,8 +325,8 @@ void TstDashboardSeries::savePanelPngs()
     m_window->clicks()->filters()->setIp(QString());
     m_window->clicks()->filters()->setRegion(QString());
     m_window->clicks()->filters()->setDevice(QString());
-    const std::pair<QWidget*, const char*> panels[] = { { m_window->clicks(), "clicks" },
-        { m_window->explore(), "explore" } };
+    const std::pair<QWidget*, const char*> panels[]
+        = { { m_window->clicks(), "clicks" }, { m_window->explore(), "explore" } };
     for (const auto& [panel, name] : panels) {
         m_window->tabs()->setCurrentWidget(panel);
         QTest::qWait(800);
