@@ -118,31 +118,32 @@ QStringList renderSimCharts(const QJsonObject& report, const QString& dir, QStri
         if (!busyMinutes.isEmpty() || r.toArray().at(1).toDouble() >= busiest / 100)
             busyMinutes.append(r);
     saveChart(lineChart("Clicks per minute of event time: truth (oracle), speed, batch (lines overlap where they agree)"
-                  + suffix,
-             busyMinutes, 0, 1.0 / 60000, origin, "event-time minute", "clicks",
-             { { "truth", 1 }, { "speed", 2 }, { "batch", 3 } }),
+                      + suffix,
+                  busyMinutes, 0, 1.0 / 60000, origin, "event-time minute", "clicks",
+                  { { "truth", 1 }, { "speed", 2 }, { "batch", 3 } }),
         "counts.png");
     saveChart(lineChart("Gap per minute: dropped as late (explained) vs unexplained" + suffix, minutes, 0, 1.0 / 60000,
-             origin, "event-time minute", "clicks",
-             { { "late-dropped by the speed layer", 4 }, { "unexplained (batch − speed − known causes)", 5 } }),
+                  origin, "event-time minute", "clicks",
+                  { { "late-dropped by the speed layer", 4 }, { "unexplained (batch − speed − known causes)", 5 } }),
         "gap.png");
     saveChart(lineChart("Watermark lag behind processing time" + suffix, samples, 0, 1.0 / 60000, 0,
-             "processing time (minutes)", "lag (seconds)", { { "processing time − watermark", 1, 0.001 } }),
+                  "processing time (minutes)", "lag (seconds)", { { "processing time − watermark", 1, 0.001 } }),
         "watermark.png");
     saveChart(lineChart("Top-10 of the last minute: Count-Min vs exact" + suffix, samples, 0, 1.0 / 60000, 0,
-             "processing time (minutes)", "clicks / percent",
-             { { "precision (%)", 5, 100.0 }, { "max CMS error (clicks)", 6 }, { "bound ε·N (clicks)", 7 } }),
+                  "processing time (minutes)", "clicks / percent",
+                  { { "precision (%)", 5, 100.0 }, { "max CMS error (clicks)", 6 }, { "bound ε·N (clicks)", 7 } }),
         "topk.png");
 
     const QJsonArray shardSamples = series.value(prefix + "shard_samples").toArray();
     if (!shardSamples.isEmpty()) {
         const int shards = figures.value(prefix + "shard_model_shards").toInt();
-        saveChart(lineChart(QString("Top-10 over %1 shards not partitioned by ad (TPUT and full merge overlap at 100%)")
-                                .arg(shards)
-                      + suffix,
-                      shardSamples, 0, 1.0 / 60000, 0, "processing time (minutes)", "precision % / clicks",
-                      { { "naive precision %", 1, 100.0 }, { "naive max count error", 5 }, { "TPUT precision %", 2, 100.0 },
-                          { "full merge precision %", 3, 100.0 } }),
+        saveChart(
+            lineChart(
+                QString("Top-10 over %1 shards not partitioned by ad (TPUT and full merge overlap at 100%)").arg(shards)
+                    + suffix,
+                shardSamples, 0, 1.0 / 60000, 0, "processing time (minutes)", "precision % / clicks",
+                { { "naive precision %", 1, 100.0 }, { "naive max count error", 5 }, { "TPUT precision %", 2, 100.0 },
+                    { "full merge precision %", 3, 100.0 } }),
             "shards.png");
     }
 
@@ -168,7 +169,8 @@ QStringList renderSimCharts(const QJsonObject& report, const QString& dir, QStri
         for (const QString& n : names) {
             *completeness << figures.value(n + ".completeness").toDouble() * 100.0;
             *latency << figures.value(n + ".mean_watermark_lag_ms").toDouble() / 1000.0;
-            highest = std::max({ highest, completeness->at(completeness->count() - 1), latency->at(latency->count() - 1) });
+            highest
+                = std::max({ highest, completeness->at(completeness->count() - 1), latency->at(latency->count() - 1) });
         }
         auto* bars = new QBarSeries;
         bars->append(completeness);

@@ -29,7 +29,10 @@ SimRunner::SimRunner(Scenario scenario, std::string workDir, bool ci)
 {
 }
 
-SimRunner::~SimRunner() { crashSession(); }
+SimRunner::~SimRunner()
+{
+    crashSession();
+}
 
 void SimRunner::say(const std::string& text)
 {
@@ -144,9 +147,8 @@ bool SimRunner::start()
     m_shardModel.reset();
     if (!openSession({}))
         return false;
-    say("start: " + m_source->describe() + ", watermark bound "
-        + formatDurationMs(m_options.pipeline.watermark.boundMs) + ", de-duplication "
-        + (m_options.pipeline.deduplicate ? "on" : "off") + ", " + formatDurationMs(m_durationMs)
+    say("start: " + m_source->describe() + ", watermark bound " + formatDurationMs(m_options.pipeline.watermark.boundMs)
+        + ", de-duplication " + (m_options.pipeline.deduplicate ? "on" : "off") + ", " + formatDurationMs(m_durationMs)
         + " of processing time");
     return true;
 }
@@ -186,7 +188,8 @@ bool SimRunner::runBatch(const char* why)
     if (!r.ok)
         return fail(std::string("batch run (") + why + ") failed: " + r.error);
     ++m_batchRuns;
-    say(std::string("batch run (") + why + "): recounted " + std::to_string(r.count.recordsRead) + " raw records (" + std::to_string(r.count.lateDropped) + " of them dropped as late by the speed layer) into "
+    say(std::string("batch run (") + why + "): recounted " + std::to_string(r.count.recordsRead) + " raw records ("
+        + std::to_string(r.count.lateDropped) + " of them dropped as late by the speed layer) into "
         + std::to_string(r.rowsWritten) + " batch rows");
     return true;
 }

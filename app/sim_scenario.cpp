@@ -133,12 +133,12 @@ SimEvent parseEvent(const QJsonValue& v, const std::string& path, TimeMs duratio
     e.path = path;
     e.atMs = durationAt(o.value("at"), path + ".at");
     if (e.atMs <= 0 || e.atMs >= durationMs)
-        throw Failure { path + ".at", "must lie inside the run (0 < at < duration " + formatDurationMs(durationMs) + ")" };
+        throw Failure { path + ".at",
+            "must lie inside the run (0 < at < duration " + formatDurationMs(durationMs) + ")" };
     const std::string kind = o.value("do").toString().toStdString();
     e.note = o.value("note").toString().toStdString();
     for (auto it = o.begin(); it != o.end(); ++it)
-        if (it.key() != "at" && it.key() != "do" && it.key() != "note" && it.key() != "fault"
-            && it.key() != "pipeline")
+        if (it.key() != "at" && it.key() != "do" && it.key() != "note" && it.key() != "fault" && it.key() != "pipeline")
             throw Failure { path + "." + it.key().toStdString(), "unknown field of an event" };
     if (kind == "crash")
         e.kind = SimEvent::Kind::Crash;
@@ -245,7 +245,8 @@ Scenario parse(const QJsonObject& root, const std::string& name)
                 throw Failure { at, "expected an object" };
             SimVariant sv;
             sv.name = v.toObject().value("name").toString().toStdString();
-            if (sv.name.empty() || sv.name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos)
+            if (sv.name.empty()
+                || sv.name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos)
                 throw Failure { at + ".name", "required: lower-case letters, digits and _ (it prefixes the figures)" };
             for (const SimVariant& other : s.variants)
                 if (other.name == sv.name)
@@ -269,11 +270,13 @@ Scenario parse(const QJsonObject& root, const std::string& name)
     int i = 0;
     for (const QJsonValue& v : events.toArray())
         s.events.push_back(parseEvent(v, "$.events[" + std::to_string(i++) + "]", s.durationMs));
-    std::stable_sort(s.events.begin(), s.events.end(), [](const SimEvent& a, const SimEvent& b) { return a.atMs < b.atMs; });
+    std::stable_sort(
+        s.events.begin(), s.events.end(), [](const SimEvent& a, const SimEvent& b) { return a.atMs < b.atMs; });
     if (s.shardModel.shards > 0)
         for (const SimEvent& e : s.events)
             if (e.kind != SimEvent::Kind::Batch)
-                throw Failure { e.path, "a scenario with a shard_model only takes batch events (the model is not recovered)" };
+                throw Failure { e.path,
+                    "a scenario with a shard_model only takes batch events (the model is not recovered)" };
     const QJsonValue expect = root.value("expect");
     if (!expect.isArray() || expect.toArray().isEmpty())
         throw Failure { "$.expect", "required: a non-empty array of expectations such as \"lost == 0\"" };
@@ -281,7 +284,8 @@ Scenario parse(const QJsonObject& root, const std::string& name)
     for (const QJsonValue& v : expect.toArray())
         s.expectations.push_back(parseExpectation(v, "$.expect[" + std::to_string(i++) + "]"));
     s.chart = root.value("chart").toString("counts").toStdString();
-    static const std::set<std::string> kCharts { "counts", "gap", "topk", "watermark", "variants", "shards", "retention" };
+    static const std::set<std::string> kCharts { "counts", "gap", "topk", "watermark", "variants", "shards",
+        "retention" };
     if (!kCharts.count(s.chart))
         throw Failure { "$.chart", "one of counts, gap, topk, watermark, variants, shards, retention" };
     return s;

@@ -58,7 +58,8 @@ struct Scenario {
     engine::TimeMs sampleIntervalMs = engine::kMsPerMinute; ///< `sample_interval`: speed-layer samples for charts
     bool retentionCheck = false; ///< `retention_check`: retention figures and a daily "retention" series
     ShardModelSpec shardModel; ///< `shard_model`: non-ad-partitioned shards beside the engine (shards 0: none)
-    std::string chart; ///< which chart README shows ("counts", "gap", "topk", "watermark", "variants", "shards", "retention")
+    std::string
+        chart; ///< which chart README shows ("counts", "gap", "topk", "watermark", "variants", "shards", "retention")
 };
 
 /// Reads and validates a scenario file. On failure returns nullopt and sets `error` to a message

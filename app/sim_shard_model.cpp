@@ -197,8 +197,8 @@ void SimShardModel::figures(const std::string& prefix, QJsonObject& figures, QJs
         naiveShipped += static_cast<double>(s.naiveShipped);
         tputShipped += static_cast<double>(s.tputShipped);
         mergedShipped += static_cast<double>(s.mergedShipped);
-        rows.append(QJsonArray { static_cast<double>(s.offsetMs), s.naivePrecision, s.tputPrecision,
-            s.mergedPrecision, s.partitionedPrecision, static_cast<double>(s.naiveMaxCountError),
+        rows.append(QJsonArray { static_cast<double>(s.offsetMs), s.naivePrecision, s.tputPrecision, s.mergedPrecision,
+            s.partitionedPrecision, static_cast<double>(s.naiveMaxCountError),
             static_cast<double>(s.tputMaxCountError) });
     }
     const double n = m_samples.empty() ? 1.0 : static_cast<double>(m_samples.size());

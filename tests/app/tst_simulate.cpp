@@ -203,19 +203,21 @@ private slots:
         QTest::newRow("unknown action") << with("\"do\": \"crash\"", "\"do\": \"explode\"") << 2
                                         << "$.events[0].do: unknown action 'explode'";
         QTest::newRow("event outside run") << with("\"90s\"", "\"9m\"") << 2 << "$.events[0].at: must lie inside";
-        QTest::newRow("bad fault") << with("{ \"at\": \"2m\", \"do\": \"batch\" }",
-                                       "{ \"at\": \"2m\", \"do\": \"fault_on\", \"fault\": \"melt\" }")
+        QTest::newRow("bad fault") << with(
+            "{ \"at\": \"2m\", \"do\": \"batch\" }", "{ \"at\": \"2m\", \"do\": \"fault_on\", \"fault\": \"melt\" }")
                                    << 2 << "$.events[1].fault:";
         QTest::newRow("no comparison") << with("\"crashes == 1\"", "\"crashes is one\"") << 2
                                        << "$.expect[3]: no comparison";
-        QTest::newRow("unknown top-level field") << with("\"seed\": 11", "\"sead\": 11") << 2 << "$.sead: unknown field";
+        QTest::newRow("unknown top-level field")
+            << with("\"seed\": 11", "\"sead\": 11") << 2 << "$.sead: unknown field";
         QTest::newRow("shard model with a crash")
             << with("\"expect\"", "\"shard_model\": { \"shards\": 4 }, \"expect\"") << 2
             << "$.events[0]: a scenario with a shard_model only takes batch events";
-        QTest::newRow("bad shard routing") << with("\"expect\"", "\"shard_model\": { \"shards\": 4, \"by\": \"color\" }, \"expect\"")
-                                           << 2 << "$.shard_model.by: one of partition, user, ad";
-        QTest::newRow("bad sample interval") << with("\"seed\": 11", "\"seed\": 11, \"sample_interval\": \"1ms\"")
-                                             << 2 << "$.sample_interval: must be at least 1s";
+        QTest::newRow("bad shard routing")
+            << with("\"expect\"", "\"shard_model\": { \"shards\": 4, \"by\": \"color\" }, \"expect\"") << 2
+            << "$.shard_model.by: one of partition, user, ad";
+        QTest::newRow("bad sample interval") << with("\"seed\": 11", "\"seed\": 11, \"sample_interval\": \"1ms\"") << 2
+                                             << "$.sample_interval: must be at least 1s";
         QTest::newRow("unknown figure") << with("\"crashes == 1\"", "\"crashez == 1\"") << 1
                                         << "$.expect[3]: unknown figure 'crashez'";
     }
