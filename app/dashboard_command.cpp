@@ -8,9 +8,11 @@
 #include "pipeline_access.h"
 #include "rest_server.h"
 #include "serve_command.h"
+#include "sim_player.h"
 
 #include <QApplication>
 #include <QEventLoop>
+#include <QMessageBox>
 #include <QSettings>
 #include <QTimer>
 
@@ -152,6 +154,17 @@ int runDashboardCommand(const std::vector<std::string>& argsIn, std::FILE* out, 
     MainWindow window(engine);
     if (!explicitRunOptions)
         window.controls()->loadSettings(QSettings());
+    QObject::connect(&window, &MainWindow::playScenarioRequested, &window, [&window](const QString& path) {
+        std::string error;
+        std::optional<Scenario> scenario = loadScenario(path.toStdString(), error);
+        if (!scenario) {
+            QMessageBox::warning(&window, QObject::tr("Play a scenario"), QString::fromStdString(error));
+            return;
+        }
+        auto* player = new SimPlayer(std::move(*scenario), false); // its own window, its own data
+        player->setAttribute(Qt::WA_DeleteOnClose);
+        player->show();
+    });
 
     RestServerConfig rc;
     rc.apiToken = parsed.options.apiToken;

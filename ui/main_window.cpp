@@ -15,7 +15,9 @@
 #include <QApplication>
 #include <QCloseEvent>
 #include <QDateTime>
+#include <QDir>
 #include <QDockWidget>
+#include <QFileDialog>
 #include <QLabel>
 #include <QMenuBar>
 #include <QMessageBox>
@@ -104,9 +106,26 @@ void MainWindow::setServingInfo(const QString& text)
     m_servingLabel->setText(text.section(QLatin1Char('\n'), 0, 0));
 }
 
+void MainWindow::requestPlayScenario(QString path)
+{
+    if (path.isEmpty()) {
+        // The repository's simulations/ when run from a checkout, else the working directory.
+        QString dir = qEnvironmentVariable("ADCLICK_SOURCE_DIR", QDir::currentPath()) + "/simulations";
+        if (!QDir(dir).exists())
+            dir = QDir::currentPath();
+        path = QFileDialog::getOpenFileName(this, tr("Play a scenario"), dir, tr("Scenarios (*.json)"));
+    }
+    if (!path.isEmpty())
+        emit playScenarioRequested(path);
+}
+
 void MainWindow::buildActions()
 {
     auto* file = menuBar()->addMenu(tr("&File"));
+    auto* play = file->addAction(tr("Play a &scenario…"), this, [this] { requestPlayScenario(); });
+    play->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O));
+    play->setStatusTip(tr("Plays a simulation (simulations/*.json) in its own window, its steps as captions"));
+    file->addSeparator();
     auto* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
     quit->setShortcut(QKeySequence::Quit);
 

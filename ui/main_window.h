@@ -53,6 +53,12 @@ public:
     /// Polls the engine now (the timer does this every kPollIntervalMs).
     void poll();
     std::uint64_t polls() const { return m_polls; }
+    /// File → Play a scenario…: asks for a scenario file (simulations/*.json) unless `path` is
+    /// given, then emits playScenarioRequested (the app opens its player window).
+    void requestPlayScenario(QString path = {});
+
+signals:
+    void playScenarioRequested(const QString& path);
 
 protected:
     void closeEvent(QCloseEvent* event) override;

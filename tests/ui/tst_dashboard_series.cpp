@@ -22,6 +22,8 @@
 #include <QImage>
 #include <QLineEdit>
 #include <QPushButton>
+#include <QMenu>
+#include <QMenuBar>
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QStringListModel>
@@ -125,6 +127,7 @@ private slots:
     void clicksChartEqualsQueryService();
     void exploreTableAndCsvEqualTheQuery();
     void savePanelPngs();
+    void fileMenuPlaysAScenario();
     void cleanupTestCase();
 
 private:
@@ -138,6 +141,24 @@ private:
     std::vector<std::unique_ptr<QAbstractItemModelTester>> m_testers;
     std::vector<engine::AdId> m_topAds;
 };
+
+/// File → Play a scenario… hands the chosen file to the app (which opens adclick play's window,
+/// tested in tst_sim_player).
+void TstDashboardSeries::fileMenuPlaysAScenario()
+{
+    QAction* play = nullptr;
+    for (QAction* menu : m_window->menuBar()->actions())
+        if (menu->menu() && menu->text() == QStringLiteral("&File"))
+            for (QAction* a : menu->menu()->actions())
+                if (a->text().startsWith(QStringLiteral("Play a &scenario")))
+                    play = a;
+    QVERIFY(play);
+    QCOMPARE(play->shortcut(), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O));
+    QSignalSpy spy(m_window.get(), &MainWindow::playScenarioRequested);
+    m_window->requestPlayScenario(m_dir.path() + "/steady.json");
+    QCOMPARE(spy.size(), 1);
+    QCOMPARE(spy.at(0).at(0).toString(), m_dir.path() + "/steady.json");
+}
 
 void TstDashboardSeries::initTestCase()
 {
