@@ -122,7 +122,7 @@ api::ServerStatus RestServer::status() const
     s.httpServerErrors = m_serverErrors.load();
     s.dataDirectory = m_queries.dataDirectory();
     s.windowMs = m_queries.options().windowMs;
-    s.allowedLatenessMs = m_queries.options().allowedLatenessMs;
+    s.allowedLatenessMs = m_queries.allowedLatenessMs();
     if (m_session) {
         s.snapshot = m_session->snapshot();
         s.checkpoint = m_session->checkpointStats();

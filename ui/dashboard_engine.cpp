@@ -86,6 +86,7 @@ void DashboardEngine::start(const DashboardSettings& settings)
     s.generator.partitions = m_settings.generator.partitions;
     s.generator.burstAdId = 0; // a burst is a live action, not a start setting
     m_settings = s;
+    m_queries->setAllowedLatenessMs(s.pipeline.window.allowedLatenessMs); // answers follow the pipeline
     m_clock->setSpeed(s.source == DashboardSource::Kafka ? 1.0 : s.speed);
     m_clock->setPaused(false);
     post(Command::Start, s);

@@ -248,7 +248,7 @@ TimeMs QueryService::Impl::closedBefore(const StoreView& view) const
     if (!view.checkpoint.present || view.checkpoint.watermarkMs <= kMinTimeMs)
         return kMinTimeMs;
     const TimeMs w = options.windowMs;
-    return floorTo(view.checkpoint.watermarkMs - w - options.allowedLatenessMs, w) + w;
+    return floorTo(view.checkpoint.watermarkMs - w - allowedLatenessMs.load(std::memory_order_relaxed), w) + w;
 }
 
 SqliteStatus QueryService::Impl::sumSegment(
@@ -336,7 +336,7 @@ void QueryService::Impl::describePlan(
             ? timeText(view.checkpoint.watermarkMs)
             : std::string("none yet");
         notes.push_back(std::to_string(prov.openWindows) + " windows are still open (checkpoint watermark " + wm
-            + ", allowed lateness " + formatDurationMs(options.allowedLatenessMs)
+            + ", allowed lateness " + formatDurationMs(allowedLatenessMs.load(std::memory_order_relaxed))
             + "): their partial counts are included and may still grow");
     }
     if (prov.batchWindows > 0 && prov.batchWindows < windowsIn(plan.fromMs, plan.toMs, w))

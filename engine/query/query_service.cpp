@@ -149,6 +149,7 @@ QueryService::Impl::Impl(const std::string& dataDirectory, const QueryServiceOpt
     : databasePath((std::filesystem::path(dataDirectory) / "adclick.db").string())
     , rawDirectory((std::filesystem::path(dataDirectory) / "raw").string())
     , options(o)
+    , allowedLatenessMs(o.allowedLatenessMs)
 {
     if (o.windowMs <= 0 || kMsPerHour % o.windowMs != 0)
         configError = "QueryService options: windowMs (" + std::to_string(o.windowMs) + ") must divide an hour";
@@ -239,6 +240,19 @@ QueryService::Impl::Lease::~Lease()
 }
 
 // ── QueryService ─────────────────────────────────────────────────────────────────────────────
+
+TimeMs QueryService::allowedLatenessMs() const
+{
+    return m_impl->allowedLatenessMs.load(std::memory_order_relaxed);
+}
+
+void QueryService::setAllowedLatenessMs(TimeMs ms)
+{
+    m_impl->allowedLatenessMs.store(std::max<TimeMs>(0, ms), std::memory_order_relaxed);
+    // Cached counts carry the provenance (open or final) decided with the old lateness.
+    std::lock_guard lock(m_impl->cacheMutex);
+    m_impl->countCache.clear();
+}
 
 QueryService::QueryService(std::string dataDirectory, Options options)
     : m_dataDirectory(std::move(dataDirectory))

@@ -249,7 +249,12 @@ public:
     void setLiveSnapshotProvider(SnapshotProvider provider);
 
     const std::string& dataDirectory() const { return m_dataDirectory; }
+    /// The options as created; allowedLatenessMs may have changed since (allowedLatenessMs()).
     const Options& options() const { return m_options; }
+    /// The pipeline's allowed lateness now. Thread-safe; a dashboard that restarts its pipeline
+    /// with another lateness sets it, so "final" in answers follows the pipeline.
+    TimeMs allowedLatenessMs() const;
+    void setAllowedLatenessMs(TimeMs ms);
 
     struct Impl; ///< query_service_impl.h
 

@@ -10,6 +10,7 @@
 #include "storage/sqlite_handle.h"
 #include "storage/sqlite_store.h"
 
+#include <atomic>
 #include <array>
 #include <condition_variable>
 #include <mutex>
@@ -214,6 +215,7 @@ struct QueryService::Impl {
     std::string databasePath;
     std::string rawDirectory;
     QueryServiceOptions options;
+    std::atomic<TimeMs> allowedLatenessMs; ///< options.allowedLatenessMs, changeable (setAllowedLatenessMs)
     std::string configError; ///< non-empty: the options are unusable, every query fails with it
 
     /// Row counts per (ad, effective range, filters), valid for one version of the store: every

@@ -211,6 +211,27 @@ private slots:
         QCOMPARE(mobile.total, std::uint64_t(2 * rows.size()));
         QCOMPARE(mobile.points[2].source, SeriesSource::Open);
         QCOMPARE(svc.series(3, t, t + 15 * m, { "us", {}, {}, {} }).total, std::uint64_t(0));
+
+        // The pipeline restarted with another allowed lateness (the dashboard's controls):
+        // windows without rows are open until end + the new lateness, counts and caches too.
+        QCOMPARE(svc.allowedLatenessMs(), lateness);
+        svc.count(3, t, t + 15 * m); // cached with the old lateness
+        svc.setAllowedLatenessMs(5 * m);
+        QCOMPARE(svc.allowedLatenessMs(), 5 * m);
+        const SeriesResult later = svc.series(3, t, t + 15 * m);
+        const QString laterDiff = compareWithCount(later, svc.count(3, t, t + 15 * m));
+        QVERIFY2(laterDiff.isEmpty(), qPrintable(laterDiff));
+        std::uint64_t opened = 0;
+        for (const SeriesPoint& p : later.points) {
+            const auto it = rows.find(p.startMs);
+            const bool open = it != rows.end() ? !it->second : p.startMs + m + 5 * m > wm;
+            QVERIFY2(p.source == (open ? SeriesSource::Open : SeriesSource::SpeedFinal),
+                qPrintable(QString("minute %1 with lateness 5 min").arg((p.startMs - t) / m)));
+            opened += open && it == rows.end() && p.startMs + m + lateness <= wm ? 1 : 0;
+        }
+        QVERIFY(opened > 0); // some windows final before are open now
+        svc.setAllowedLatenessMs(-1);
+        QCOMPARE(svc.allowedLatenessMs(), TimeMs { 0 });
     }
 
     void regionAndClassFilters()
