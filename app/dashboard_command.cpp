@@ -4,6 +4,7 @@
 #include "control_panel.h"
 #include "dashboard_engine.h"
 #include "explore_panel.h"
+#include "gui_application.h"
 #include "main_window.h"
 #include "pipeline_access.h"
 #include "rest_server.h"
@@ -133,13 +134,7 @@ int runDashboardCommand(const std::vector<std::string>& argsIn, std::FILE* out, 
         std::fprintf(err, "adclick dashboard: --no-store is not supported: the dashboard shows the store's views\n");
         return 2;
     }
-    std::unique_ptr<QApplication> ownApp;
-    if (!QCoreApplication::instance()) {
-        static int argc = 1;
-        static char name[] = "adclick";
-        static char* argv[] = { name, nullptr };
-        ownApp = std::make_unique<QApplication>(argc, argv);
-    }
+    const std::unique_ptr<QApplication> ownApp = ensureGuiApplication(false);
     QCoreApplication::setOrganizationName(QStringLiteral("adclick"));
     QCoreApplication::setApplicationName(QStringLiteral("adclick"));
     g_closeRequested.store(false);

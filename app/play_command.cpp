@@ -1,5 +1,6 @@
 #include "play_command.h"
 
+#include "gui_application.h"
 #include "sim_player.h"
 #include "sim_scenario.h"
 
@@ -94,13 +95,7 @@ int runPlayCommand(const std::vector<std::string>& args, std::FILE* out, std::FI
                           "`adclick simulate` runs a scenario headless\n");
         return 2;
     }
-    std::unique_ptr<QApplication> ownApp;
-    if (!QCoreApplication::instance()) {
-        static int argc = 1;
-        static char name[] = "adclick";
-        static char* argv[] = { name, nullptr };
-        ownApp = std::make_unique<QApplication>(argc, argv);
-    }
+    const std::unique_ptr<QApplication> ownApp = ensureGuiApplication(false);
 
     SimPlayer player(*scenario, ci);
     player.setSpeed(speed);

@@ -1,6 +1,8 @@
 #include "simulate_command.h"
 
+#include "gui_application.h"
 #include "sim_charts.h"
+#include "sim_expect.h"
 #include "sim_runner.h"
 #include "sim_scenario.h"
 
@@ -19,51 +21,12 @@ namespace adclick::app {
 using namespace adclick::engine;
 
 namespace {
-bool holds(double actual, const std::string& op, double expected)
-{
-    if (op == "==")
-        return actual == expected;
-    if (op == "!=")
-        return actual != expected;
-    if (op == "<")
-        return actual < expected;
-    if (op == "<=")
-        return actual <= expected;
-    if (op == ">")
-        return actual > expected;
-    return actual >= expected;
-}
-
-std::string number(double v)
-{
-    return QString::number(v, 'g', 12).toStdString();
-}
-
 bool writeJson(const QString& path, const QJsonObject& o)
 {
     QFile f(path);
     return f.open(QIODevice::WriteOnly | QIODevice::Truncate) && f.write(QJsonDocument(o).toJson()) >= 0;
 }
 
-/// Charts need a QApplication; without a display the offscreen platform renders them.
-std::unique_ptr<QApplication> ensureGuiApplication()
-{
-    if (QCoreApplication::instance())
-        return nullptr;
-    if (!std::getenv("QT_QPA_PLATFORM") && !std::getenv("DISPLAY") && !std::getenv("WAYLAND_DISPLAY"))
-        qputenv("QT_QPA_PLATFORM", "offscreen");
-    if (!std::getenv("XDG_RUNTIME_DIR")) { // a private one, else Qt warns on every run
-        const std::string dir = (std::filesystem::temp_directory_path() / "adclick-runtime").string();
-        std::error_code ec;
-        std::filesystem::create_directories(dir, ec);
-        std::filesystem::permissions(dir, std::filesystem::perms::owner_all, ec);
-        qputenv("XDG_RUNTIME_DIR", QByteArray::fromStdString(dir));
-    }
-    static int argc = 1;
-    static char name[] = "adclick";
-    static char* argv[] = { name, nullptr };
-    return std::make_unique<QApplication>(argc, argv);
-}
 } // namespace
 
 std::string simulateHelpText()
@@ -151,25 +114,20 @@ int runSimulateCommand(const std::vector<std::string>& args, std::FILE* out, std
     const QJsonObject& figures = runner.figures();
     QJsonArray checks;
     int failed = 0;
-    for (const SimExpectation& e : scenario->expectations) {
-        const QJsonValue v = figures.value(QString::fromStdString(e.figure));
-        const QJsonValue rhs = e.rhsFigure.empty() ? QJsonValue(e.value) : figures.value(QString::fromStdString(e.rhsFigure));
+    for (const ExpectationResult& e : evaluateExpectations(*scenario, figures)) {
         QJsonObject c { { "expect", QString::fromStdString(e.text) } };
-        if (!v.isDouble() || !rhs.isDouble()) {
+        if (!e.known) {
             QStringList known = figures.keys();
             std::fprintf(err, "adclick simulate: %s: %s: unknown figure '%s' (figures: %s)\n", file.c_str(),
-                e.path.c_str(), (!v.isDouble() ? e.figure : e.rhsFigure).c_str(), known.join(", ").toStdString().c_str());
+                e.path.c_str(), e.unknownFigure.c_str(), known.join(", ").toStdString().c_str());
             c.insert("passed", false);
             ++failed;
         } else {
-            const bool ok = holds(v.toDouble(), e.op, rhs.toDouble());
-            c.insert("actual", v.toDouble());
-            c.insert("passed", ok);
-            const std::string actual = e.figure + " = " + number(v.toDouble())
-                + (e.rhsFigure.empty() ? "" : ", " + e.rhsFigure + " = " + number(rhs.toDouble()));
-            std::fprintf(ok ? out : err, "%s: %s (actual: %s)\n", ok ? "PASS" : "FAILED expectation", e.text.c_str(),
-                actual.c_str());
-            failed += ok ? 0 : 1;
+            c.insert("actual", e.actual);
+            c.insert("passed", e.passed);
+            std::fprintf(e.passed ? out : err, "%s: %s (actual: %s)\n", e.passed ? "PASS" : "FAILED expectation",
+                e.text.c_str(), e.actualText.c_str());
+            failed += e.passed ? 0 : 1;
         }
         checks.append(c);
     }
@@ -191,7 +149,7 @@ int runSimulateCommand(const std::vector<std::string>& args, std::FILE* out, std
     std::fprintf(out, "runtime: %.1f s of wall time for %s of processing time\n", runner.wallSeconds(),
         formatDurationMs(runner.durationMs()).c_str());
     if (charts) {
-        auto app = ensureGuiApplication();
+        auto app = ensureGuiApplication(true); // charts need one; offscreen without a display
         QString chartError;
         const QStringList pngs = renderSimCharts(report, dir, chartError);
         if (!chartError.isEmpty()) {
