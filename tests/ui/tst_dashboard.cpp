@@ -5,6 +5,7 @@
 
 #include "control_panel.h"
 #include "dashboard_engine.h"
+#include "dashboard_test_support.h"
 #include "main_window.h"
 #include "pipeline_panel.h"
 #include "reconciliation_panel.h"
@@ -38,43 +39,7 @@
 
 using namespace adclick;
 using namespace adclick::ui;
-
-namespace {
-QString artifactDir()
-{
-    const QByteArray bin = qgetenv("ADCLICK_BINARY_DIR");
-    const QString dir = (bin.isEmpty() ? QDir::currentPath() : QString::fromLocal8Bit(bin)) + "/ui-artifacts";
-    QDir().mkpath(dir);
-    return dir;
-}
-
-/// A fast, small world: minutes become final within seconds of wall time.
-DashboardSettings quickSettings(const QString& dir)
-{
-    DashboardSettings s;
-    s.dataDirectory = dir.toStdString();
-    s.generator.ratePerSec = 2000;
-    s.generator.adCount = 300;
-    s.generator.lateFraction = 0.02;
-    s.generator.lateDelayMeanMs = 20000;
-    s.generator.lateDelayMaxMs = 120000;
-    s.pipeline.watermark.boundMs = 5000;
-    s.checkpoints.intervalMs = 2000;
-    s.batchSchedule.intervalMs = 0; // only the runs the test asks for
-    s.speed = 100;
-    return s;
-}
-
-bool looksDrawn(const QImage& image)
-{
-    // A rendered panel has many colours; a blank grab has one or two.
-    QSet<QRgb> colours;
-    for (int y = 0; y < image.height(); y += 7)
-        for (int x = 0; x < image.width(); x += 7)
-            colours.insert(image.pixel(x, y));
-    return colours.size() > 8;
-}
-} // namespace
+using namespace adclick::ui::test;
 
 class TstDashboard : public QObject {
     Q_OBJECT

@@ -7,6 +7,7 @@
 #include "clicks_panel.h"
 #include "control_panel.h"
 #include "dashboard_engine.h"
+#include "dashboard_test_support.h"
 #include "explore_panel.h"
 #include "main_window.h"
 #include "series_filters.h"
@@ -36,41 +37,9 @@
 
 using namespace adclick;
 using namespace adclick::ui;
+using namespace adclick::ui::test;
 
 namespace {
-QString artifactDir()
-{
-    const QByteArray bin = qgetenv("ADCLICK_BINARY_DIR");
-    const QString dir = (bin.isEmpty() ? QDir::currentPath() : QString::fromLocal8Bit(bin)) + "/ui-artifacts";
-    QDir().mkpath(dir);
-    return dir;
-}
-
-DashboardSettings quickSettings(const QString& dir)
-{
-    DashboardSettings s;
-    s.dataDirectory = dir.toStdString();
-    s.generator.ratePerSec = 2000;
-    s.generator.adCount = 300;
-    s.generator.lateFraction = 0.02;
-    s.generator.lateDelayMeanMs = 20000;
-    s.generator.lateDelayMaxMs = 120000;
-    s.pipeline.watermark.boundMs = 5000;
-    s.checkpoints.intervalMs = 2000;
-    s.batchSchedule.intervalMs = 0;
-    s.speed = 100;
-    return s;
-}
-
-bool looksDrawn(const QImage& image)
-{
-    QSet<QRgb> colours;
-    for (int y = 0; y < image.height(); y += 7)
-        for (int x = 0; x < image.width(); x += 7)
-            colours.insert(image.pixel(x, y));
-    return colours.size() > 8;
-}
-
 /// Empty if the chart draws exactly `expected` (one answer per ad, in order); else what differs.
 QString chartDiffers(const ProvenanceChart& chart, const std::vector<engine::SeriesResult>& expected)
 {

@@ -27,15 +27,6 @@ std::vector<VectorSource::Record> records(const std::vector<ClickEvent>& events,
     return out;
 }
 
-PipelineConfig config()
-{
-    PipelineConfig c;
-    c.watermark.boundMs = 30 * kMsPerSecond;
-    c.watermark.idleTimeoutMs = 0;
-    c.maxFutureMs = 0;
-    c.snapshotIntervalMs = 1000000;
-    return c;
-}
 } // namespace
 
 class TestPartitionRouter : public QObject {
@@ -127,7 +118,7 @@ void TestPartitionRouter::perPartitionPipelinesCountWhatOnePipelineCounts()
     std::vector<std::unique_ptr<Pipeline>> pipelines;
     std::vector<CollectingSink> sinks(3);
     for (std::uint32_t p = 0; p < 3; ++p) {
-        pipelines.push_back(std::make_unique<Pipeline>(config(), router.stream(p), clock));
+        pipelines.push_back(std::make_unique<Pipeline>(inOrderPipelineConfig(), router.stream(p), clock));
         pipelines.back()->addSink(&sinks[p]);
     }
     for (bool more = true; more;) {

@@ -6,6 +6,7 @@
 // late checkpoint is fenced off.
 #include <algorithm>
 
+#include "engine/support/oracle.h"
 #include "engine/support/random_events.h"
 #include "pg_test_support.h"
 #include "pipeline/partition_router.h"
@@ -62,16 +63,6 @@ private:
     TimeMs m_nowMs;
 };
 
-PipelineConfig config()
-{
-    PipelineConfig c;
-    c.watermark.boundMs = 30 * kMsPerSecond;
-    c.watermark.idleTimeoutMs = 0;
-    c.maxFutureMs = 0;
-    c.snapshotIntervalMs = 1000000;
-    return c;
-}
-
 /// One instance: a source, a router, and per partition a pipeline and its checkpointer.
 struct Instance {
     Instance(const std::vector<ClickEvent>& events, PgStore& store, const std::string& name, std::uint32_t partitions)
@@ -80,7 +71,7 @@ struct Instance {
         , clock(events.front().eventTimeMs)
     {
         for (std::uint32_t p = 0; p < partitions; ++p) {
-            pipelines.push_back(std::make_unique<Pipeline>(config(), router.stream(p), clock));
+            pipelines.push_back(std::make_unique<Pipeline>(inOrderPipelineConfig(), router.stream(p), clock));
             checkpointers.push_back(std::make_unique<PgPartitionCheckpointer>(store, "clicks", p, name));
             pipelines.back()->addSink(checkpointers.back().get());
         }

@@ -80,6 +80,18 @@ inline OracleResult runOracle(
 }
 
 /// Collects everything a pipeline emits, applying results as UPSERTs of absolute counts.
+/// A pipeline for streams without late events: 30 s watermark bound, no idleness, no future cut,
+/// snapshots left to the test.
+inline PipelineConfig inOrderPipelineConfig()
+{
+    PipelineConfig c;
+    c.watermark.boundMs = 30 * kMsPerSecond;
+    c.watermark.idleTimeoutMs = 0;
+    c.maxFutureMs = 0;
+    c.snapshotIntervalMs = 1000000;
+    return c;
+}
+
 class CollectingSink : public PipelineSink {
 public:
     std::map<WindowKey, OracleCell> cells;
