@@ -15,6 +15,7 @@
 #include <QNetworkReply>
 #include <QProcess>
 #include <QRegularExpression>
+#include <QTcpSocket>
 #include <QTimer>
 #include <QUrl>
 
@@ -250,6 +251,19 @@ inline std::optional<std::pair<qint64, qint64>> newestCheckpoint(const QString& 
 }
 
 /// Bytes as a C string literal (for reproductions), cut at `max`.
+/// Everything that arrives on `s` within `ms`, or until the server closes the connection.
+inline QByteArray readUntilClosed(QTcpSocket& s, int ms)
+{
+    QByteArray buf;
+    QElapsedTimer t;
+    t.start();
+    while (t.elapsed() < ms && (s.state() == QAbstractSocket::ConnectedState || s.bytesAvailable() > 0)) {
+        s.waitForReadyRead(50);
+        buf += s.readAll();
+    }
+    return buf;
+}
+
 inline QString literal(const QByteArray& b, int max = 300)
 {
     QString s;

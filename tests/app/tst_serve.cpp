@@ -379,14 +379,7 @@ void TestServe::requestBodiesAreNeverAnsweredAsRequests()
     s.connectToHost(QHostAddress::LocalHost, m_data->port());
     QVERIFY(s.waitForConnected(5000));
     s.write(outer);
-    // Everything that arrives within a second, or until the server closes the connection.
-    QByteArray buf;
-    QElapsedTimer t;
-    t.start();
-    while (t.elapsed() < 1000 && (s.state() == QAbstractSocket::ConnectedState || s.bytesAvailable() > 0)) {
-        s.waitForReadyRead(100);
-        buf += s.readAll();
-    }
+    QByteArray buf = readUntilClosed(s, 1000);
     QStringList answers;
     HttpResult first;
     for (HttpResult r; !buf.isEmpty();) {
@@ -413,7 +406,8 @@ void TestServe::requestBodiesAreNeverAnsweredAsRequests()
     // The body was read as one: the next request on the connection is the next one answered.
     s.write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     HttpResult next;
-    t.restart();
+    QElapsedTimer t;
+    t.start();
     while (parseResponse(buf, false, next) == 0 && t.elapsed() < 5000) {
         s.waitForReadyRead(100);
         buf += s.readAll();
@@ -431,13 +425,7 @@ void TestServe::connectionCloseEndsTheConnection()
     s.connectToHost(QHostAddress::LocalHost, m_data->port());
     QVERIFY(s.waitForConnected(5000));
     s.write(request + closing + request + request);
-    QByteArray buf;
-    QElapsedTimer t;
-    t.start();
-    while (t.elapsed() < 5000 && (s.state() == QAbstractSocket::ConnectedState || s.bytesAvailable() > 0)) {
-        s.waitForReadyRead(100);
-        buf += s.readAll();
-    }
+    QByteArray buf = readUntilClosed(s, 5000);
     QVERIFY2(s.state() != QAbstractSocket::ConnectedState, "the connection is still open after 5 s");
     QList<HttpResult> answers;
     for (HttpResult r; !buf.isEmpty(); answers << r) {
@@ -465,16 +453,6 @@ void TestServe::closingAnswerSurvivesTheBytesAfterIt()
     QByteArray after;
     for (int i = 0; i < 40; ++i)
         after += "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
-    auto readUntilClosed = [](QTcpSocket& s, int ms) {
-        QByteArray buf;
-        QElapsedTimer t;
-        t.start();
-        while (t.elapsed() < ms && (s.state() == QAbstractSocket::ConnectedState || s.bytesAvailable() > 0)) {
-            s.waitForReadyRead(50);
-            buf += s.readAll();
-        }
-        return buf;
-    };
     // The bytes after it leave up to 3 ms later: some arrive while the server answers and closes.
     // Before the half close, 1-2 % of these rounds lost the 400 to a reset.
     int lost = 0;
