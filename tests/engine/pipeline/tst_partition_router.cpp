@@ -97,19 +97,8 @@ void TestPartitionRouter::streamsGetTheirPartitionInOrder()
 
 void TestPartitionRouter::perPartitionPipelinesCountWhatOnePipelineCounts()
 {
-    // In-order enough that nothing is late for any partition's watermark; no resends across
-    // partitions (a producer's retry goes to the same partition).
-    RandomStreamSpec spec;
-    spec.partitions = 3;
-    spec.events = 30000;
-    spec.jitterMs = 2000;
-    spec.lateFraction = 0;
-    spec.duplicateFraction = 0;
-    spec.boundaryFraction = 0;
-    const std::vector<ClickEvent> events = randomStream(spec);
-    std::map<WindowKey, std::uint64_t> oracle;
-    for (const ClickEvent& e : events)
-        ++oracle[WindowKey { e.adId, windowStartOf(e.eventTimeMs, kMsPerMinute), e.country, e.device }];
+    const std::vector<ClickEvent> events = inOrderStream(3, 30000);
+    const std::map<WindowKey, std::uint64_t> oracle = countPerCell(events);
 
     VirtualClock clock(events.front().eventTimeMs);
     VectorSource upstream(VectorSource::fromEvents(events, events.front().eventTimeMs), 3);

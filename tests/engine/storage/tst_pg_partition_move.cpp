@@ -117,17 +117,8 @@ void TestPgPartitionMove::partitionsMoveExactlyOnce()
     auto storeB = PgStore::open(server.conninfo("move"), error);
     QVERIFY2(storeB, error.c_str());
 
-    RandomStreamSpec spec;
-    spec.partitions = 3;
-    spec.events = 60000;
-    spec.jitterMs = 2000;
-    spec.lateFraction = 0;
-    spec.duplicateFraction = 0;
-    spec.boundaryFraction = 0;
-    const std::vector<ClickEvent> events = randomStream(spec);
-    std::map<WindowKey, std::uint64_t> oracle;
-    for (const ClickEvent& e : events)
-        ++oracle[WindowKey { e.adId, windowStartOf(e.eventTimeMs, kMsPerMinute), e.country, e.device }];
+    const std::vector<ClickEvent> events = inOrderStream(3, 60000);
+    const std::map<WindowKey, std::uint64_t> oracle = countPerCell(events);
 
     // Instance A: checkpoints every 4 steps, then counts on past its last checkpoint and dies.
     Instance a(events, *storeA, "A", 3);

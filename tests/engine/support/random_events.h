@@ -6,6 +6,7 @@
 #include "core/click_event.h"
 
 #include <algorithm>
+#include <map>
 #include <random>
 #include <vector>
 
@@ -63,6 +64,30 @@ inline std::vector<ClickEvent> randomStream(const RandomStreamSpec& spec)
         out.push_back(e);
     }
     return out;
+}
+
+/// A stream with nothing late for any partition's watermark (jitter 2 s, no late events, none on
+/// window boundaries) and no resends (a producer's retry goes to the same partition; across
+/// partitions it would be another click for a per-partition pipeline).
+inline std::vector<ClickEvent> inOrderStream(std::uint32_t partitions, std::size_t events)
+{
+    RandomStreamSpec spec;
+    spec.partitions = partitions;
+    spec.events = events;
+    spec.jitterMs = 2000;
+    spec.lateFraction = 0;
+    spec.duplicateFraction = 0;
+    spec.boundaryFraction = 0;
+    return randomStream(spec);
+}
+
+/// The brute-force count per (ad, minute, country, device) cell.
+inline std::map<WindowKey, std::uint64_t> countPerCell(const std::vector<ClickEvent>& events)
+{
+    std::map<WindowKey, std::uint64_t> cells;
+    for (const ClickEvent& e : events)
+        ++cells[WindowKey { e.adId, windowStartOf(e.eventTimeMs, kMsPerMinute), e.country, e.device }];
+    return cells;
 }
 
 /// Shuffles within blocks of `block` events: a different but still roughly time-ordered arrival.
