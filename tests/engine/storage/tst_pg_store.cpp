@@ -247,13 +247,21 @@ void TestPgStore::concurrentTakeoverFencesEveryLaterWrite()
                 failures.fetch_add(1);
         }
     });
+    // A failing check returns early: the writer must still be stopped and joined (else the
+    // process aborts and leaves its PostgreSQL server running).
+    const auto joinWriter = qScopeGuard([&] {
+        stop.store(true);
+        if (writer.joinable())
+            writer.join();
+    });
     QTRY_VERIFY_WITH_TIMEOUT(lastOk.load() >= 20, 30000);
     auto b = open("takeover");
     PartitionCheckpoint cb;
     QCOMPARE(b->claimPartition("clicks", 0, "b", cb), StoreStatus::Ok);
     QTRY_VERIFY_WITH_TIMEOUT(fenced.load() >= 20, 30000);
     stop.store(true);
-    writer.join();
+    if (writer.joinable())
+        writer.join();
     QCOMPARE(failures.load(), std::uint64_t { 0 });
     // b's claim saw exactly a's last committed checkpoint, and it stays the last one.
     QCOMPARE(cb.sequence, lastOk.load());
