@@ -3,7 +3,6 @@
 #include "batch/batch_job.h"
 #include "core/time_units.h"
 #include "sim_figures.h"
-#include "sim_oracle.h"
 #include "sim_retention.h"
 
 #include <QJsonArray>
@@ -31,7 +30,28 @@ SimRunner::SimRunner(Scenario scenario, std::string workDir, bool ci)
 
 SimRunner::~SimRunner()
 {
+    m_cancelOracle = true;
+    if (m_oracle.valid())
+        m_oracle.wait();
     crashSession();
+}
+
+std::uint64_t SimRunner::recordsProduced() const
+{
+    return m_source ? m_source->nextSequence() : 0;
+}
+
+void SimRunner::startOracle()
+{
+    // Same generator settings and record count as the engine's source: an independent copy of
+    // the input, counted on its own thread while the engine runs.
+    m_cancelOracle = true;
+    if (m_oracle.valid())
+        m_oracle.wait();
+    m_cancelOracle = false;
+    m_oracle = std::async(std::launch::async, [config = m_options.generator, records = m_records, this] {
+        return SimOracle::compute(config, records, &m_cancelOracle);
+    });
 }
 
 void SimRunner::say(const std::string& text)
@@ -147,6 +167,9 @@ bool SimRunner::start()
     m_shardModel.reset();
     if (!openSession({}))
         return false;
+    startOracle();
+    m_nextBatchMs = m_options.batchSchedule.intervalMs;
+    m_batchFromMs = m_options.generator.startTimeMs - kMsPerHour;
     say("start: " + m_source->describe() + ", watermark bound " + formatDurationMs(m_options.pipeline.watermark.boundMs)
         + ", de-duplication " + (m_options.pipeline.deduplicate ? "on" : "off") + ", " + formatDurationMs(m_durationMs)
         + " of processing time");
@@ -177,11 +200,11 @@ void SimRunner::sample()
     }
 }
 
-bool SimRunner::runBatch(const char* why)
+bool SimRunner::runBatch(const char* why, TimeMs fromMs, TimeMs toMs)
 {
     BatchJobOptions bo;
-    bo.fromMs = m_options.generator.startTimeMs - kMsPerHour;
-    bo.toMs = m_options.generator.startTimeMs + m_durationMs + kMsPerHour;
+    bo.fromMs = fromMs;
+    bo.toMs = toMs;
     bo.trigger = "simulation";
     bo.processingTimeMs = m_clock ? m_clock->nowMs() : 0;
     const BatchJobResult r = BatchJob::run(m_dataDir, bo);
@@ -191,6 +214,24 @@ bool SimRunner::runBatch(const char* why)
     say(std::string("batch run (") + why + "): recounted " + std::to_string(r.count.recordsRead) + " raw records ("
         + std::to_string(r.count.lateDropped) + " of them dropped as late by the speed layer) into "
         + std::to_string(r.rowsWritten) + " batch rows");
+    return true;
+}
+
+bool SimRunner::runRollingBatch()
+{
+    // Up to the minutes the watermark has closed. A record that arrives after this run (or is not
+    // yet checkpointed) has an event time at most jitter + maximum late delay + one checkpoint
+    // interval before now: the next run starts there, so every record is counted by a run that
+    // sees it, and the raw log may expire behind it.
+    const GeneratorConfig& g = m_options.generator;
+    const TimeMs nowMs = m_clock->nowMs();
+    const TimeMs toMs = windowStartOf(nowMs - m_options.pipeline.watermark.boundMs, kMsPerMinute);
+    if (toMs <= m_batchFromMs)
+        return true;
+    if (!runBatch("rolling", m_batchFromMs, toMs))
+        return false;
+    m_batchFromMs = std::min(toMs,
+        windowStartOf(nowMs - g.jitterMaxMs - g.lateDelayMaxMs - m_options.checkpoints.intervalMs, kMsPerMinute));
     return true;
 }
 
@@ -209,7 +250,8 @@ bool SimRunner::runEvent(const SimEvent& e)
         m_sessionArgs.insert(m_sessionArgs.end(), e.pipelineArgs.begin(), e.pipelineArgs.end());
         return closeSession() && openSession(m_sessionArgs);
     case SimEvent::Kind::Batch:
-        return runBatch(e.note.empty() ? "scheduled" : e.note.c_str());
+        return runBatch(e.note.empty() ? "scheduled" : e.note.c_str(), m_options.generator.startTimeMs - kMsPerHour,
+            m_options.generator.startTimeMs + m_durationMs + kMsPerHour);
     case SimEvent::Kind::FaultOn:
         say("speed-layer fault ON: " + e.fault + note);
         m_faultSpec = e.fault;
@@ -256,6 +298,12 @@ bool SimRunner::advance(TimeMs maxProcessingMs)
             while (m_nextMaintenanceMs <= offsetMs())
                 m_nextMaintenanceMs += m_options.checkpoints.maintenanceIntervalMs;
         }
+        if (m_options.batchSchedule.intervalMs > 0 && offsetMs() >= m_nextBatchMs) {
+            if (!runRollingBatch())
+                return false;
+            while (m_nextBatchMs <= offsetMs())
+                m_nextBatchMs += m_options.batchSchedule.intervalMs;
+        }
         if (m_scenario.retentionCheck && offsetMs() >= m_nextRetentionSampleMs) {
             RetentionState state;
             if (!readRetentionState(m_dataDir, m_clock->nowMs(), state, error))
@@ -296,10 +344,13 @@ bool SimRunner::finishVariant()
             return fail("final rollup/retention run failed: " + error);
         say("final rollup/retention run");
     }
-    if (!closeSession() || !runBatch("final, over the whole run"))
+    const bool rolling = m_batchFromMs > m_options.generator.startTimeMs - kMsPerHour;
+    if (!closeSession()
+        || !runBatch(rolling ? "final, since the last rolling run" : "final, over the whole run", m_batchFromMs,
+            m_options.generator.startTimeMs + m_durationMs + kMsPerHour))
         return false;
 
-    const SimOracle oracle = SimOracle::compute(m_options.generator, m_records);
+    const SimOracle oracle = m_oracle.get();
     std::vector<std::pair<TimeMs, TimeMs>> spans; // processing offsets → event time, widened by the jitter
     for (const auto& [from, to] : m_faultSpans)
         spans.emplace_back(m_options.generator.startTimeMs + from - m_options.generator.jitterMaxMs - kMsPerMinute,
@@ -388,6 +439,9 @@ bool SimRunner::finishVariant()
     m_shardModel.reset();
     if (!openSession({}))
         return false;
+    startOracle();
+    m_nextBatchMs = m_options.batchSchedule.intervalMs;
+    m_batchFromMs = m_options.generator.startTimeMs - kMsPerHour;
     say("start: watermark bound " + formatDurationMs(m_options.pipeline.watermark.boundMs) + ", de-duplication "
         + (m_options.pipeline.deduplicate ? "on" : "off"));
     return true;

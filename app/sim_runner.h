@@ -5,6 +5,7 @@
 #include "ingest/synthetic_source.h"
 #include "ingest/user_agent.h"
 #include "pipeline/pipeline.h"
+#include "sim_oracle.h"
 #include "sim_scenario.h"
 #include "sim_shard_model.h"
 #include "storage/checkpointer.h"
@@ -12,8 +13,10 @@
 #include <QJsonArray>
 #include <QJsonObject>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
+#include <future>
 #include <memory>
 #include <string>
 #include <vector>
@@ -38,7 +41,10 @@ struct SimSample {
 /// each variant it takes a final batch run, reconciles and compares the store with SimOracle.
 /// Checkpoints (and rollup/retention runs) are taken synchronously at exact multiples of their
 /// processing-time interval, not on the checkpointer's own timer, so that what a crash loses and
-/// every figure are the same in every run.
+/// every figure are the same in every run. With `batch_interval` set, the batch layer also runs at
+/// exact multiples of it over the minutes that became final since the previous run (with an overlap
+/// for late arrivals), so that a long run can let its raw log expire (`raw_retention`). The oracle
+/// of each variant is computed on a second thread while the engine runs.
 ///
 /// Drivable step by step (the desktop dashboard plays a scenario this way): start(), then
 /// advance() until it returns false; the narrative callback receives each timestamped step.
@@ -73,6 +79,10 @@ public:
     /// The live pipeline (null between sessions).
     engine::Pipeline* pipeline() { return m_pipeline.get(); }
     double wallSeconds() const { return m_wallSeconds; }
+    /// Records the generator has produced so far in the variant running now.
+    std::uint64_t recordsProduced() const;
+    /// Processing time since the start of the variant running now.
+    engine::TimeMs elapsedMs() const { return offsetMs(); }
 
 private:
     bool openSession(const std::vector<std::string>& extraArgs);
@@ -80,7 +90,9 @@ private:
     bool closeSession();
     bool runEvent(const SimEvent& e);
     bool finishVariant();
-    bool runBatch(const char* why);
+    bool runBatch(const char* why, engine::TimeMs fromMs, engine::TimeMs toMs);
+    bool runRollingBatch();
+    void startOracle();
     void sample();
     void say(const std::string& text);
     engine::TimeMs offsetMs() const;
@@ -110,6 +122,8 @@ private:
     engine::TimeMs m_nextSampleMs = 0;
     engine::TimeMs m_nextCheckpointMs = 0; ///< processing offset of the next (synchronous) checkpoint
     engine::TimeMs m_nextMaintenanceMs = 0;
+    engine::TimeMs m_nextBatchMs = 0; ///< batch_interval: processing offset of the next rolling batch run
+    engine::TimeMs m_batchFromMs = 0; ///< event time the next rolling (or the final) batch run starts at
     engine::TimeMs m_nextRetentionSampleMs = 0; ///< retention_check: next daily retention sample
     QJsonArray m_retentionRows;
     std::uint64_t m_crashes = 0;
@@ -121,6 +135,9 @@ private:
     engine::TimeMs m_faultFromMs = -1;
     std::string m_faultSpec;
     std::chrono::steady_clock::time_point m_wallStart;
+
+    std::atomic<bool> m_cancelOracle { false };
+    std::future<SimOracle> m_oracle; ///< the variant's oracle, computed on its own thread
 
     QJsonObject m_figures;
     QJsonObject m_series;

@@ -72,6 +72,15 @@ const char* kRetention = R"({
                 "minute_retention": "1d", "hour_retention": "2d", "aggregate_retention": "3d" },
   "expect": [ "rollup_days_mismatched == 0" ]
 })";
+
+/// Rolling batch runs every 3 minutes while 5% of the clicks arrive up to 10 minutes late: each run
+/// starts early enough that no late click falls between two runs.
+const char* kRolling = R"({
+  "title": "rolling", "seed": 12, "duration": "12m",
+  "generator": { "rate": 500, "ads": 50, "late_fraction": 0.05, "late_delay": "2m" },
+  "pipeline": { "watermark_bound": "30s", "batch_interval": "3m" },
+  "expect": [ "lost == 0", "doubled == 0", "unexplained_gap == 0", "late_dropped > 0" ]
+})";
 } // namespace
 
 class TstSimulate : public QObject {
@@ -169,6 +178,18 @@ private slots:
         QCOMPARE(f.value("rollup_days_mismatched").toDouble(), 0.0);
         QCOMPARE(f.value("rollup_kept_clicks_error").toDouble(), 0.0);
         QCOMPARE(f.value("days_with_rows_past_retention").toDouble(), 0.0);
+    }
+
+    void rollingBatchRunsCountEveryLateClickOnce()
+    {
+        const QJsonObject f = twiceIdentical("rolling", kRolling);
+        QVERIFY2(!f.isEmpty(), "two runs of the same seed must give the same report.json");
+        QVERIFY(f.value("batch_runs").toDouble() >= 4); // three or four rolling runs and the final one
+        QVERIFY(f.value("late_dropped").toDouble() > 0);
+        QCOMPARE(f.value("lost").toDouble(), 0.0);
+        QCOMPARE(f.value("doubled").toDouble(), 0.0);
+        QCOMPARE(f.value("batch_total").toDouble(), f.value("truth_clicks").toDouble());
+        QCOMPARE(f.value("unexplained_gap").toDouble(), 0.0);
     }
 
     void failingExpectationExitsNonZero()
