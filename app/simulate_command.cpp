@@ -12,9 +12,13 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
+
+#include <unistd.h>
 
 namespace adclick::app {
 
@@ -26,6 +30,49 @@ bool writeJson(const QString& path, const QJsonObject& o)
     QFile f(path);
     return f.open(QIODevice::WriteOnly | QIODevice::Truncate) && f.write(QJsonDocument(o).toJson()) >= 0;
 }
+
+double residentMiB()
+{
+    std::ifstream statm("/proc/self/statm");
+    long long pages = 0, resident = 0;
+    statm >> pages >> resident;
+    return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
+}
+
+// Long runs show progress on stderr (not part of the report): at most once a wall-clock minute.
+class ProgressLine {
+public:
+    ProgressLine(const SimRunner& runner, std::FILE* err)
+        : m_runner(runner)
+        , m_err(err)
+        , m_start(std::chrono::steady_clock::now())
+        , m_last(m_start)
+    {
+    }
+    void maybePrint()
+    {
+        const auto now = std::chrono::steady_clock::now();
+        if (now - m_last < std::chrono::minutes(1))
+            return;
+        m_last = now;
+        const double wall = std::chrono::duration<double>(now - m_start).count();
+        const std::uint64_t records = m_runner.recordsProduced();
+        const TimeMs simulatedMin = m_runner.elapsedMs() / kMsPerMinute;
+        std::fprintf(m_err,
+            "progress: %lldh%02lldm of %s simulated, %llu records, %.0f records/s, wall %.0f s, RSS %.0f MiB\n",
+            static_cast<long long>(simulatedMin / 60), static_cast<long long>(simulatedMin % 60),
+            formatDurationMs(m_runner.durationMs()).c_str(),
+            static_cast<unsigned long long>(records), wall > 0 ? static_cast<double>(records) / wall : 0.0, wall,
+            residentMiB());
+        std::fflush(m_err);
+    }
+
+private:
+    const SimRunner& m_runner;
+    std::FILE* m_err;
+    std::chrono::steady_clock::time_point m_start;
+    std::chrono::steady_clock::time_point m_last;
+};
 
 } // namespace
 
@@ -103,8 +150,10 @@ int runSimulateCommand(const std::vector<std::string>& args, std::FILE* out, std
         std::fflush(out);
         narrative.append(QString::fromStdString(line));
     });
+    ProgressLine progress(runner, err);
     if (runner.start())
-        while (runner.advance(kMsPerHour)) { }
+        while (runner.advance(10 * kMsPerMinute))
+            progress.maybePrint();
     if (!runner.error().empty()) {
         std::fprintf(err, "adclick simulate: %s: %s\n", file.c_str(), runner.error().c_str());
         return 3;
