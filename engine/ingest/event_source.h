@@ -22,11 +22,15 @@ struct RejectedRecord {
 struct IngestBatch {
     std::vector<ClickEvent> events; ///< accepted events, in arrival order
     std::vector<RejectedRecord> rejected; ///< rejected records, in arrival order
+    /// After the pipeline classified the batch: for each event (same index), the watermark it was
+    /// judged against (the one before it arrived; kMinTimeMs before the first). Empty before that.
+    std::vector<TimeMs> watermarkAtArrivalMs;
     TimeMs processingTimeMs = 0; ///< processing time at the end of this batch
     void clear()
     {
         events.clear();
         rejected.clear();
+        watermarkAtArrivalMs.clear();
     }
 };
 

@@ -57,6 +57,7 @@ Pipeline::Pipeline(PipelineConfig config, EventSource& source, Clock& clock)
     m_pool = std::make_unique<ShardPool>(m_config.shards);
     m_offsets.assign(source.partitionCount(), -1);
     m_batch.events.reserve(m_config.batchSize);
+    m_batch.watermarkAtArrivalMs.reserve(m_config.batchSize);
     auto initial = std::make_shared<PipelineSnapshot>();
     initial->source = source.describe();
     initial->shards = m_config.shards;
@@ -122,6 +123,8 @@ void Pipeline::classify(IngestBatch& batch)
     TimeMs slotFrom = kMinTimeMs; // top-K slot of the previous counted event
 
     std::size_t kept = 0;
+    std::vector<TimeMs>& arrival = batch.watermarkAtArrivalMs;
+    arrival.resize(batch.events.size()); // capacity is kept between batches: no allocation
     for (std::size_t i = 0; i < batch.events.size(); ++i) {
         // In place: copying the 64-byte event out and back costs store-forwarding stalls.
         ClickEvent& e = batch.events[i];
@@ -133,6 +136,7 @@ void Pipeline::classify(IngestBatch& batch)
             continue;
         }
         const std::uint64_t sequence = m_counters.accepted++; // the event's raw log sequence
+        arrival[kept] = wm; // logged with the event: the drill-down shows its lateness
         if (m_config.deduplicate && e.hasClickId() && m_dedup.isDuplicate(e.clickId, wm, sequence)) {
             e.setDisposition(ClickEvent::Disposition::Duplicate);
             ++m_counters.duplicates;
@@ -169,6 +173,7 @@ void Pipeline::classify(IngestBatch& batch)
         ++kept;
     }
     batch.events.resize(kept);
+    arrival.resize(kept);
 }
 
 void Pipeline::aggregate(TimeMs watermarkMs, const std::vector<ClickEvent>* inPlace)

@@ -86,7 +86,9 @@ void Checkpointer::onBatch(const IngestBatch& batch)
     // Every accepted event is logged before anything of it can be checkpointed. When the write
     // fails (disk full) ingestion waits here, paused, and retries; stopping while paused leaves the
     // last good checkpoint as the recovery point (these events are not in it).
-    while (!m_raw->append(batch.events.data(), batch.events.size(), batch.processingTimeMs)) {
+    const TimeMs* arrival
+        = batch.watermarkAtArrivalMs.size() == batch.events.size() ? batch.watermarkAtArrivalMs.data() : nullptr;
+    while (!m_raw->append(batch.events.data(), batch.events.size(), batch.processingTimeMs, arrival)) {
         {
             std::lock_guard lock(m_mutex);
             m_stats.pauseReason = "raw log write failed: " + m_raw->error();

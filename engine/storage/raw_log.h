@@ -39,6 +39,10 @@ struct RawLogConfig {
 struct RawRecord {
     ClickEvent event;
     std::uint64_t sequence = 0;
+    /// The watermark the speed layer judged the event against (the one before it arrived):
+    /// event lateness = watermarkAtArrivalMs − event time. kMinTimeMs when unknown (no watermark
+    /// yet, a format 1 segment, or a writer that was not given it).
+    TimeMs watermarkAtArrivalMs = kMinTimeMs;
     std::string_view userAgent; ///< valid until the next record is yielded
     std::string_view adName; ///< external ad id for named ads (AdId ≥ kFirstNamedAdId), else empty
 };
@@ -66,14 +70,15 @@ struct RawLogDamage {
 /// Appends accepted events to segment files. Ingest thread only, except that a RawLogCut
 /// may be made durable (sync()) on another thread.
 ///
-/// File format (version 1), little-endian:
+/// File format (version 2; see raw_log_format.h), little-endian:
 ///   segment header (fixed size): magic "ACRLSEG1", format version, segment id, first sequence,
 ///   record count, event-time min/max, sealed flag, header CRC32C. Written when the segment is
 ///   created (count 0, unsealed) and rewritten with the final figures when it is sealed (rolled
 ///   or closed cleanly).
 ///   blocks: block header (magic, payload bytes, records, first sequence, event-time min/max,
-///   CRC32C of the payload, header CRC32C) + payload. The payload starts with the strings first
-///   used in this block (user agents: uaId → text; named ads: AdId → text) and then the records.
+///   CRC32C of the payload, flags, header CRC32C) + payload. The payload starts with the strings
+///   first used in this block (user agents: uaId → text; named ads: AdId → text) and then the
+///   records, each with the watermark at its arrival (version 2; version 1 segments lack it).
 ///   A block is self-checking: a reader needs only the segment's earlier blocks for strings.
 class RawLogWriter {
 public:
@@ -88,12 +93,15 @@ public:
 
     /// Buffers events (all dispositions) into the current block, closing and writing blocks as
     /// they fill and rolling segments by size/age. processingTimeMs drives age-based rolling.
+    /// watermarksAtArrivalMs (n entries, or null: kMinTimeMs, unknown) is logged with each event:
+    /// the watermark the speed layer judged it against (IngestBatch::watermarkAtArrivalMs).
     /// Returns false on an I/O error (disk full…); error() says what. The events are then NOT
     /// logged: the caller must stop ingesting (retrying the same call later is safe).
     /// A block write that fails after this call's events were taken (a block closing inside the
     /// call) keeps the bytes buffered and is reported by the next append() or cut(), which retry
     /// it first at the same file offset.
-    bool append(const ClickEvent* events, std::size_t n, TimeMs processingTimeMs);
+    bool append(const ClickEvent* events, std::size_t n, TimeMs processingTimeMs,
+        const TimeMs* watermarksAtArrivalMs = nullptr);
     /// Writes the open block (if any) and returns the cut: the position after it plus the files
     /// that must be fsync'd for it to be durable. False on I/O error.
     struct Cut;

@@ -120,7 +120,7 @@ SegmentHeaderStatus decodeSegmentHeader(const std::uint8_t* in, SegmentHeader& o
     if (crc32c(0, copy.data(), copy.size()) != getAt<std::uint32_t>(in, kSegmentCrcAt))
         return SegmentHeaderStatus::BadChecksum;
     version = getAt<std::uint16_t>(in, 8);
-    if (version != kFormatVersion)
+    if (version < kOldestReadableVersion || version > kFormatVersion)
         return SegmentHeaderStatus::UnsupportedVersion;
     const auto flags = getAt<std::uint16_t>(in, 10);
     out.sealed = (flags & kSegmentSealed) != 0;
@@ -144,7 +144,7 @@ void encodeBlockHeader(const BlockHeader& h, std::uint8_t* out)
     putAt(out, 32, h.maxEventTimeMs);
     putAt(out, 40, h.dictCrc);
     putAt(out, 44, h.payloadCrc);
-    putAt<std::uint32_t>(out, 48, 0);
+    putAt(out, 48, h.flags);
     putAt(out, kBlockCrcAt, crc32c(0, out, kBlockCrcAt));
 }
 
@@ -167,9 +167,10 @@ bool decodeBlockHeader(const std::uint8_t* in, BlockHeader& out, const char*& wh
     h.maxEventTimeMs = getAt<TimeMs>(in, 32);
     h.dictCrc = getAt<std::uint32_t>(in, 40);
     h.payloadCrc = getAt<std::uint32_t>(in, 44);
+    h.flags = getAt<std::uint32_t>(in, 48);
     // A header with a valid checksum but impossible fields was not written by this format's writer.
     why = "block header fields out of range";
-    if (getAt<std::uint32_t>(in, 48) != 0 || h.records == 0 || h.records > kMaxBlockRecords
+    if ((h.flags & ~kKnownBlockFlags) != 0 || h.records == 0 || h.records > kMaxBlockRecords
         || h.payloadBytes > kMaxBlockPayloadBytes || h.dictBytes > h.payloadBytes
         || static_cast<std::uint64_t>(h.records) * kMinRecordBytes > h.payloadBytes - h.dictBytes
         || h.minEventTimeMs > h.maxEventTimeMs || h.firstSequence > UINT64_MAX - h.records)

@@ -1,7 +1,8 @@
 #pragma once
 
-// On-disk layout of the raw click log (format version 1), shared by the writer, the reader and
-// the fuzz target. Everything is little-endian; all offsets are in bytes.
+// On-disk layout of the raw click log (format version 2; version 1 segments are still read),
+// shared by the writer, the reader and the fuzz target. Everything is little-endian; all offsets
+// are in bytes.
 //
 // Segment file raw-<id, 12 digits>.acr:
 //   [segment header, kSegmentHeaderBytes] [block]*
@@ -16,7 +17,8 @@
 // Block header:
 //   0  u32 magic "ACRB"          4  u32 payload bytes    8  u32 dictionary bytes   12 u32 records
 //   16 u64 first sequence        24 i64 min event time   32 i64 max event time
-//   40 u32 CRC32C(dictionary)    44 u32 CRC32C(whole payload)   48 u32 reserved (0)
+//   40 u32 CRC32C(dictionary)    44 u32 CRC32C(whole payload)
+//   48 u32 block flags (bit 0: records carry the watermark at arrival; 0 in version 1)
 //   52 u32 CRC32C of header bytes 0…51
 // Dictionary: strings first used in this block of the segment:
 //   varint n, n × (varint uaId, varint length, bytes); varint m, m × (varint adId − kFirstNamedAdId,
@@ -29,6 +31,11 @@
 //   varint partition, varint zigzag(offset − previous offset of that partition in this block, 0 at
 //   first; partitions ≥ kTrackedPartitions: zigzag(offset))
 //   ip: 4 bytes (IPv4-mapped) or 16, varint adId, varint uaId, u16 country, [u8 flags, u8 device]
+//   [flag bit 0: varint zigzag(watermark at arrival − previous record's, 0 before the first record of
+//    the block): the watermark the speed layer judged the event against, kMinTimeMs if none yet]
+// Version 2 added the block flags word (reserved, 0, in version 1) and the arrival watermark. A
+// reader accepts versions 1 and 2; each block says by its flags whether its records carry it, so a
+// segment whose header is damaged still decodes.
 
 #include "core/click_event.h"
 
@@ -43,12 +50,16 @@ namespace adclick::engine::rawlog {
 static_assert(std::endian::native == std::endian::little, "the raw log codec assumes a little-endian host");
 
 inline constexpr std::array<char, 8> kSegmentMagic = { 'A', 'C', 'R', 'L', 'S', 'E', 'G', '1' };
-inline constexpr std::uint16_t kFormatVersion = 1;
+inline constexpr std::uint16_t kFormatVersion = 2; ///< written
+inline constexpr std::uint16_t kOldestReadableVersion = 1;
 inline constexpr std::size_t kSegmentHeaderBytes = 64;
 inline constexpr std::uint16_t kSegmentSealed = 1;
 
 inline constexpr std::uint32_t kBlockMagic = 0x42524341u; // "ACRB" read as a little-endian u32
 inline constexpr std::size_t kBlockHeaderBytes = 56;
+/// Block flag: every record of the block is followed by its arrival watermark.
+inline constexpr std::uint32_t kBlockArrivalWatermark = 1;
+inline constexpr std::uint32_t kKnownBlockFlags = kBlockArrivalWatermark;
 /// The writer clamps RawLogConfig::blockRecords to this; readers refuse larger blocks.
 inline constexpr std::uint32_t kMaxBlockRecords = 1u << 16;
 /// Sanity bound on one block's payload (a reader never allocates more than the input holds anyway).
@@ -58,8 +69,8 @@ inline constexpr std::size_t kSoftMaxDictionaryBytes = 8u << 20;
 /// Offsets of partitions below this are delta-coded per block.
 inline constexpr std::uint32_t kTrackedPartitions = 64;
 /// Longest possible encoded record: tag, 10-byte time, two u64, 5-byte partition, 10-byte offset,
-/// 16-byte ip, 5-byte ad, 3-byte ua, country, escape bytes.
-inline constexpr std::size_t kMaxRecordBytes = 1 + 10 + 8 + 8 + 5 + 10 + 16 + 5 + 3 + 2 + 2;
+/// 16-byte ip, 5-byte ad, 3-byte ua, country, escape bytes, 10-byte arrival watermark.
+inline constexpr std::size_t kMaxRecordBytes = 1 + 10 + 8 + 8 + 5 + 10 + 16 + 5 + 3 + 2 + 2 + 10;
 /// Shortest possible encoded record (tag, time, userHash, partition, offset, IPv4, ad, ua, country).
 inline constexpr std::size_t kMinRecordBytes = 1 + 1 + 8 + 1 + 1 + 4 + 1 + 1 + 2;
 
@@ -92,6 +103,7 @@ struct BlockHeader {
     TimeMs maxEventTimeMs = 0;
     std::uint32_t dictCrc = 0;
     std::uint32_t payloadCrc = 0;
+    std::uint32_t flags = 0; ///< kBlock* bits
 };
 
 void encodeBlockHeader(const BlockHeader& h, std::uint8_t* out /* kBlockHeaderBytes */);
@@ -149,10 +161,12 @@ template <typename T> inline void putRaw(std::uint8_t*& p, T v)
 /// Per-block delta state shared by the record encoder and decoder (reset at each block start).
 struct RecordContext {
     std::uint64_t previousTimeMs = 0;
+    std::uint64_t previousWatermarkMs = 0;
     std::array<std::uint64_t, kTrackedPartitions> lastOffset {};
     void reset()
     {
         previousTimeMs = 0;
+        previousWatermarkMs = 0;
         lastOffset.fill(0);
     }
 };
@@ -288,6 +302,28 @@ inline bool decodeRecord(const std::uint8_t*& p, const std::uint8_t* end, ClickE
         e.flags = tag & kTagFlagsMask;
         e.device = static_cast<DeviceClass>(device);
     }
+    return true;
+}
+
+/// Appends a record's arrival watermark (blocks flagged kBlockArrivalWatermark: right after each
+/// record). Consecutive events see nearly the same watermark, so the delta is usually one byte.
+inline std::uint8_t* encodeArrivalWatermark(std::uint8_t* p, TimeMs watermarkMs, RecordContext& ctx)
+{
+    const auto w = static_cast<std::uint64_t>(watermarkMs);
+    p = putVarint(p, zigzag(w - ctx.previousWatermarkMs));
+    ctx.previousWatermarkMs = w;
+    return p;
+}
+
+/// Bounds-checked; false on malformed bytes.
+inline bool decodeArrivalWatermark(
+    const std::uint8_t*& p, const std::uint8_t* end, TimeMs& watermarkMs, RecordContext& ctx)
+{
+    std::uint64_t v = 0;
+    if (!getVarint(p, end, v))
+        return false;
+    ctx.previousWatermarkMs += unzigzag(v);
+    watermarkMs = static_cast<TimeMs>(ctx.previousWatermarkMs);
     return true;
 }
 

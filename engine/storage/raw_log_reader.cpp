@@ -97,7 +97,7 @@ struct ScanFilter {
 
 /// Walks one segment image; yields the kept records of usable blocks. False if f stopped the scan.
 bool scanSegment(RawSegmentScanner& scanner, const ScanFilter& filter, std::vector<ClickEvent>& events,
-    const std::function<bool(const RawRecord&)>& f, std::uint64_t& blocksRead, std::uint64_t& blocksSkipped,
+    std::vector<TimeMs>& watermarks, const std::function<bool(const RawRecord&)>& f, std::uint64_t& blocksRead, std::uint64_t& blocksSkipped,
     std::uint64_t& yielded)
 {
     RawRecord rec;
@@ -108,7 +108,7 @@ bool scanSegment(RawSegmentScanner& scanner, const ScanFilter& filter, std::vect
             ++blocksSkipped;
             continue;
         }
-        if (!scanner.decode(events))
+        if (!scanner.decode(events, &watermarks))
             continue;
         ++blocksRead;
         for (std::size_t i = 0; i < events.size(); ++i) {
@@ -117,6 +117,7 @@ bool scanSegment(RawSegmentScanner& scanner, const ScanFilter& filter, std::vect
                 continue;
             rec.event = events[i];
             rec.sequence = sequence;
+            rec.watermarkAtArrivalMs = watermarks[i];
             rec.userAgent = scanner.userAgent(rec.event.uaId);
             rec.adName = rec.event.adId >= kFirstNamedAdId ? scanner.adName(rec.event.adId) : std::string_view();
             ++yielded;
@@ -137,6 +138,7 @@ bool scanDirectory(const std::string& directory, const ScanFilter& filter,
     if (!error.empty())
         damage.push_back({ directory, 0, error });
     std::vector<ClickEvent> events;
+    std::vector<TimeMs> watermarks;
     for (const SegmentFile& file : files) {
         if (filter.end && file.id > filter.end->segmentId)
             break;
@@ -160,7 +162,7 @@ bool scanDirectory(const std::string& directory, const ScanFilter& filter,
             continue;
         }
         std::uint64_t yielded = 0;
-        if (!scanSegment(scanner, filter, events, f, blocksRead, blocksSkipped, yielded))
+        if (!scanSegment(scanner, filter, events, watermarks, f, blocksRead, blocksSkipped, yielded))
             return false;
     }
     return true;
@@ -252,10 +254,11 @@ std::uint64_t decodeRawSegment(std::string_view bytes, std::string_view pathForE
     ScanFilter all;
     all.bySequence = true;
     std::vector<ClickEvent> events;
+    std::vector<TimeMs> watermarks;
     std::uint64_t blocksRead = 0;
     std::uint64_t blocksSkipped = 0;
     std::uint64_t yielded = 0;
-    scanSegment(scanner, all, events, f, blocksRead, blocksSkipped, yielded);
+    scanSegment(scanner, all, events, watermarks, f, blocksRead, blocksSkipped, yielded);
     return yielded;
 }
 

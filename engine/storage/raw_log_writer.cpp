@@ -296,6 +296,7 @@ struct RawLogWriter::Impl {
         h.maxEventTimeMs = blockMaxMs;
         h.dictCrc = crc32c(0, dict.data(), dict.size());
         h.payloadCrc = crc32c(h.dictCrc, records.data(), recordBytes);
+        h.flags = kBlockArrivalWatermark;
         const std::size_t at = pending.size();
         pending.resize(at + kBlockHeaderBytes + h.payloadBytes);
         encodeBlockHeader(h, pending.data() + at);
@@ -326,10 +327,11 @@ struct RawLogWriter::Impl {
             && processingTimeMs - segStartMs >= config.segmentMaxAgeMs;
     }
 
-    bool append(const ClickEvent* events, std::size_t n, TimeMs processingTimeMs);
+    bool append(const ClickEvent* events, std::size_t n, TimeMs processingTimeMs, const TimeMs* watermarks);
 };
 
-bool RawLogWriter::Impl::append(const ClickEvent* events, std::size_t n, TimeMs processingTimeMs)
+bool RawLogWriter::Impl::append(
+    const ClickEvent* events, std::size_t n, TimeMs processingTimeMs, const TimeMs* watermarks)
 {
     if (closed) {
         owner.m_error = "raw log writer is closed";
@@ -370,6 +372,7 @@ bool RawLogWriter::Impl::append(const ClickEvent* events, std::size_t n, TimeMs 
         if (e.adId >= kFirstNamedAdId) [[unlikely]]
             noteNamedAd(e.adId);
         cursor = encodeRecord(cursor, e, ctx);
+        cursor = encodeArrivalWatermark(cursor, watermarks ? watermarks[i] : kMinTimeMs, ctx);
         blockMinMs = std::min(blockMinMs, e.eventTimeMs);
         blockMaxMs = std::max(blockMaxMs, e.eventTimeMs);
         ++nextSequence;
@@ -430,9 +433,10 @@ RawLogWriter::~RawLogWriter()
     }
 }
 
-bool RawLogWriter::append(const ClickEvent* events, std::size_t n, TimeMs processingTimeMs)
+bool RawLogWriter::append(
+    const ClickEvent* events, std::size_t n, TimeMs processingTimeMs, const TimeMs* watermarksAtArrivalMs)
 {
-    return m_impl->append(events, n, processingTimeMs);
+    return m_impl->append(events, n, processingTimeMs, watermarksAtArrivalMs);
 }
 
 bool RawLogWriter::cut(Cut& out)

@@ -303,9 +303,11 @@ bool RawSegmentScanner::verify()
     return true;
 }
 
-bool RawSegmentScanner::decode(std::vector<ClickEvent>& events)
+bool RawSegmentScanner::decode(std::vector<ClickEvent>& events, std::vector<TimeMs>* watermarks)
 {
     events.clear();
+    if (watermarks)
+        watermarks->clear();
     std::span<const std::uint8_t> payload;
     if (!readPayload(payload))
         return false;
@@ -324,6 +326,9 @@ bool RawSegmentScanner::decode(std::vector<ClickEvent>& events)
         return false;
     }
     events.resize(m_block.records);
+    if (watermarks)
+        watermarks->assign(m_block.records, kMinTimeMs);
+    const bool withWatermarks = (m_block.flags & kBlockArrivalWatermark) != 0;
     RecordContext ctx;
     ctx.reset();
     const std::uint8_t* p = records.data();
@@ -331,14 +336,20 @@ bool RawSegmentScanner::decode(std::vector<ClickEvent>& events)
     std::uint32_t missingStrings = 0;
     for (std::uint32_t i = 0; i < m_block.records; ++i) {
         ClickEvent& e = events[i];
+        TimeMs watermarkMs = kMinTimeMs;
         if (!decodeRecord(p, end, e, ctx) || e.eventTimeMs < m_block.minEventTimeMs
-            || e.eventTimeMs > m_block.maxEventTimeMs) {
+            || e.eventTimeMs > m_block.maxEventTimeMs
+            || (withWatermarks && !decodeArrivalWatermark(p, end, watermarkMs, ctx))) {
             report(m_blockOffset,
                 "record " + std::to_string(i)
                     + " does not decode or lies outside the block's time range: " + lostText());
             events.clear();
+            if (watermarks)
+                watermarks->clear();
             return false;
         }
+        if (watermarks)
+            (*watermarks)[i] = watermarkMs;
         const bool uaKnown = uaIndex(e.uaId) != 0;
         const bool adKnown = e.adId < kFirstNamedAdId || m_adIndex.contains(e.adId);
         missingStrings += (uaKnown && adKnown) ? 0 : 1;
@@ -346,6 +357,8 @@ bool RawSegmentScanner::decode(std::vector<ClickEvent>& events)
     if (p != end) {
         report(m_blockOffset, "bytes left after the last record: " + lostText());
         events.clear();
+        if (watermarks)
+            watermarks->clear();
         return false;
     }
     if (missingStrings != 0)

@@ -108,7 +108,9 @@ public:
     bool verify();
     /// Checks the payload, loads its dictionary and decodes its records into events (cleared
     /// first). False + damage if anything is inconsistent; then no record of the block is used.
-    bool decode(std::vector<ClickEvent>& events);
+    /// watermarks (if given) receives each record's arrival watermark (kMinTimeMs if the block
+    /// does not carry them).
+    bool decode(std::vector<ClickEvent>& events, std::vector<TimeMs>* watermarks = nullptr);
 
     /// Strings of the records decoded so far; empty if unknown (reported as damage by decode()).
     std::string_view userAgent(std::uint16_t uaId) const;
