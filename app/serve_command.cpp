@@ -3,6 +3,7 @@
 #include "ingest_session.h"
 #include "query/query_service.h"
 #include "rest_server.h"
+#include "scale_serve.h"
 
 #include <QCoreApplication>
 #include <QTimer>
@@ -73,7 +74,8 @@ ParsedServe parseServeOptions(const std::vector<std::string>& args, const char* 
             r.help = true;
             return r;
         }
-        if (name == "--listen" || name == "--api-token") {
+        if (name == "--listen" || name == "--api-token" || name == "--store" || name == "--instance-id"
+            || name == "--shared-dir") {
             if (!hasValue) {
                 if (i + 1 >= args.size()) {
                     r.error = "option " + name + " needs a value";
@@ -88,6 +90,15 @@ ParsedServe parseServeOptions(const std::vector<std::string>& args, const char* 
                     return r;
                 }
                 r.options.explicitListen = true;
+            } else if (name == "--store" || name == "--instance-id" || name == "--shared-dir") {
+                if (value.empty() || value.size() > 4096) {
+                    r.error = name + " needs a non-empty value of at most 4096 bytes";
+                    return r;
+                }
+                (name == "--store" ? r.options.storeUrl
+                        : name == "--instance-id" ? r.options.instanceId
+                                                  : r.options.sharedDir)
+                    = value;
             } else {
                 if (value.empty() || value.size() > 4096) {
                     r.error = "--api-token needs a non-empty token of at most 4096 bytes";
@@ -111,6 +122,8 @@ ParsedServe parseServeOptions(const std::vector<std::string>& args, const char* 
     // Counts reach the REST API at each checkpoint: a shorter default keeps them fresh (≤ ~0.5 s).
     if (!checkpointIntervalGiven)
         r.options.run.checkpoints.intervalMs = 500;
+    if (r.error.empty())
+        r.error = validateScaleServeOptions(r.options);
     return r;
 }
 
@@ -125,6 +138,11 @@ std::string serveHelpText()
                        "  --api-token T           require 'Authorization: Bearer T' on every route but /healthz and /\n"
                        "                          (default: $ADCLICK_API_TOKEN; unset = no authentication)\n"
                        "  --checkpoint-interval D serve's default is 500ms (counts reach the API at each checkpoint)\n\n"
+                       "Scale-out (several instances, one Kafka group, one PostgreSQL; docs/SCALE-OUT.md):\n"
+                       "  --store postgresql://USER@HOST:PORT/DB  the shared store (also postgres://; a libpq URL).\n"
+                       "                          Needs --source kafka --brokers … --topic … --group …\n"
+                       "  --instance-id ID        this instance in the store (default HOST:PORT of the API)\n"
+                       "  --shared-dir DIR        raw logs of every partition, shared by the instances (required)\n\n"
                        "The API: GET /v1/openapi.json, or README \"REST API\".\n\n";
     std::string run = runHelpText();
     const std::size_t options = run.find("Options:");
@@ -133,6 +151,8 @@ std::string serveHelpText()
 
 int runServeCommand(const ServeOptions& options, std::FILE* out, std::FILE* err)
 {
+    if (!options.storeUrl.empty())
+        return runScaleServe(options, out, err);
     g_stop.store(false);
     auto previousInt = std::signal(SIGINT, onServeSignal);
     auto previousTerm = std::signal(SIGTERM, onServeSignal);

@@ -18,6 +18,11 @@ struct ServeOptions {
     quint16 port = 8080; ///< 0: the OS picks one (printed)
     bool explicitListen = false;
     QByteArray apiToken; ///< --api-token or $ADCLICK_API_TOKEN; empty = no authentication
+    /// Scale-out (docs/SCALE-OUT.md): --store postgresql://… (libpq URL) runs this instance as one
+    /// member of a Kafka consumer group sharing a PostgreSQL store (scale_serve.h). Empty: SQLite.
+    std::string storeUrl;
+    std::string instanceId; ///< --instance-id (PostgreSQL store; default HOST:PORT of the API)
+    std::string sharedDir; ///< --shared-dir: raw logs of every partition (PostgreSQL store; required)
 };
 
 struct ParsedServe {
