@@ -56,9 +56,9 @@ SimOracle SimOracle::compute(const GeneratorConfig& config, std::uint64_t record
     std::vector<std::pair<std::pair<std::uint32_t, std::int64_t>, std::uint64_t>> sorted;
     sorted.reserve(cells.size());
     cells.forEach([&](std::uint64_t key, std::uint64_t clicks) {
-        sorted.push_back({ { static_cast<std::uint32_t>(key >> 32),
-                               static_cast<std::int64_t>(key & 0xffffffffu) * kMsPerMinute },
-            clicks });
+        sorted.push_back(
+            { { static_cast<std::uint32_t>(key >> 32), static_cast<std::int64_t>(key & 0xffffffffu) * kMsPerMinute },
+                clicks });
     });
     std::sort(sorted.begin(), sorted.end());
     for (const auto& [key, clicks] : sorted) {

@@ -230,8 +230,8 @@ bool SimRunner::runRollingBatch()
         return true;
     if (!runBatch("rolling", m_batchFromMs, toMs))
         return false;
-    m_batchFromMs = std::min(toMs,
-        windowStartOf(nowMs - g.jitterMaxMs - g.lateDelayMaxMs - m_options.checkpoints.intervalMs, kMsPerMinute));
+    m_batchFromMs = std::min(
+        toMs, windowStartOf(nowMs - g.jitterMaxMs - g.lateDelayMaxMs - m_options.checkpoints.intervalMs, kMsPerMinute));
     return true;
 }
 

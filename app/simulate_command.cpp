@@ -61,9 +61,8 @@ public:
         std::fprintf(m_err,
             "progress: %lldh%02lldm of %s simulated, %llu records, %.0f records/s, wall %.0f s, RSS %.0f MiB\n",
             static_cast<long long>(simulatedMin / 60), static_cast<long long>(simulatedMin % 60),
-            formatDurationMs(m_runner.durationMs()).c_str(),
-            static_cast<unsigned long long>(records), wall > 0 ? static_cast<double>(records) / wall : 0.0, wall,
-            residentMiB());
+            formatDurationMs(m_runner.durationMs()).c_str(), static_cast<unsigned long long>(records),
+            wall > 0 ? static_cast<double>(records) / wall : 0.0, wall, residentMiB());
         std::fflush(m_err);
     }
 
@@ -116,7 +115,8 @@ int runSimulateCommand(const std::vector<std::string>& args, std::FILE* out, std
         } else if (file.empty())
             file = a;
         else {
-            std::fprintf(err, "adclick simulate: one scenario file at a time (got %s and %s)\n", file.c_str(), a.c_str());
+            std::fprintf(
+                err, "adclick simulate: one scenario file at a time (got %s and %s)\n", file.c_str(), a.c_str());
             return 2;
         }
     }
@@ -205,8 +205,8 @@ int runSimulateCommand(const std::vector<std::string>& args, std::FILE* out, std
             std::fprintf(err, "adclick simulate: %s\n", chartError.toStdString().c_str());
             return 3;
         }
-        std::fprintf(out, "report: %s/report.json and %lld chart(s)\n", reportDir.c_str(),
-            static_cast<long long>(pngs.size()));
+        std::fprintf(
+            out, "report: %s/report.json and %lld chart(s)\n", reportDir.c_str(), static_cast<long long>(pngs.size()));
     } else {
         std::fprintf(out, "report: %s/report.json\n", reportDir.c_str());
     }
