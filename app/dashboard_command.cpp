@@ -7,6 +7,7 @@
 #include "gui_application.h"
 #include "main_window.h"
 #include "pipeline_access.h"
+#include "reconciliation_panel.h"
 #include "rest_server.h"
 #include "serve_command.h"
 #include "sim_player.h"
@@ -104,6 +105,29 @@ std::string dashboardHelpText()
           "                          (default 30; a batch run is started half-way), then close\n\n"
         + (run == std::string::npos ? serve : serve.substr(run));
 }
+
+namespace {
+/// Screenshots: the reconciliation panel drills down into its worst window (raw events with their
+/// lateness), waiting up to 10 s for the report and then for the drill-down.
+void drillIntoWorstWindow(ReconciliationPanel& panel)
+{
+    auto waitFor = [&panel](auto signal) {
+        QEventLoop wait;
+        QObject::connect(&panel, signal, &wait, &QEventLoop::quit);
+        QTimer::singleShot(10000, &wait, &QEventLoop::quit);
+        wait.exec();
+    };
+    if (!panel.report() || !panel.report()->ok) {
+        panel.refresh();
+        waitFor(&ReconciliationPanel::reportUpdated);
+    }
+    const engine::ReconcileReport* report = panel.report();
+    if (!report || !report->ok || report->worstCells.empty())
+        return;
+    panel.drillDown(report->worstCells.front().adId, report->worstCells.front().minuteMs);
+    waitFor(&ReconciliationPanel::drillDownUpdated);
+}
+} // namespace
 
 int runDashboardCommand(const std::vector<std::string>& argsIn, std::FILE* out, std::FILE* err)
 {
@@ -210,6 +234,8 @@ int runDashboardCommand(const std::vector<std::string>& argsIn, std::FILE* out, 
                 "explore" };
             for (int i = 0; i < window.tabs()->count() && i < names.size(); ++i) {
                 window.tabs()->setCurrentIndex(i);
+                if (names[i] == QLatin1String("reconciliation"))
+                    drillIntoWorstWindow(*window.reconciliation());
                 // A shown panel refreshes at the next status (≤ 200 ms): let it draw that.
                 QEventLoop settle;
                 QTimer::singleShot(600, &settle, &QEventLoop::quit);

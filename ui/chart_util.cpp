@@ -56,13 +56,39 @@ QLineSeries* addLine(QChart* chart, const QString& name, QAbstractAxis* x, QAbst
     return series;
 }
 
+double niceCeil(double v)
+{
+    if (!(v > 0) || !std::isfinite(v))
+        return 1;
+    const double p = std::pow(10.0, std::floor(std::log10(v)));
+    for (double m : { 1.0, 2.0, 5.0, 10.0 })
+        if (m * p >= v * (1 - 1e-12))
+            return m * p;
+    return 10 * p;
+}
+
+void setRangeIfChanged(QValueAxis* axis, double lo, double hi)
+{
+    if (axis->min() != lo || axis->max() != hi)
+        axis->setRange(lo, hi);
+}
+
 void fitValueAxis(QValueAxis* axis, std::initializer_list<const RingSeries*> rings)
 {
     double max = 0;
     for (const RingSeries* r : rings)
         for (const QPointF& p : r->points())
             max = std::max(max, p.y());
-    axis->setRange(0, std::max(1.0, max * 1.1));
+    setRangeIfChanged(axis, 0, niceCeil(std::max(1.0, max * 1.05)));
+}
+
+void followTimeAxis(QDateTimeAxis* axis, double fromMs, double toMs)
+{
+    const double step = niceCeil(std::max(1000.0, (toMs - fromMs) / 50.0));
+    const auto lo = static_cast<qint64>(std::floor(fromMs / step) * step);
+    const auto hi = static_cast<qint64>(std::max(std::ceil(toMs / step) * step, static_cast<double>(lo) + step));
+    if (axis->min().toMSecsSinceEpoch() != lo || axis->max().toMSecsSinceEpoch() != hi)
+        axis->setRange(QDateTime::fromMSecsSinceEpoch(lo), QDateTime::fromMSecsSinceEpoch(hi));
 }
 
 QString formatCount(double v)

@@ -32,6 +32,12 @@ public:
             m_points.pop_front();
     }
     void clear() { m_points.clear(); }
+    /// Changes the newest point's y (a running count for the current bucket).
+    void setLastY(double y)
+    {
+        if (!m_points.empty())
+            m_points.back().setY(y);
+    }
     /// Pushes the ring into the series.
     void flush() { m_series->replace(QList<QPointF>(m_points.begin(), m_points.end())); }
     const std::deque<QPointF>& points() const { return m_points; }
@@ -49,8 +55,16 @@ QChartView* makeChartView(QChart* chart, const QString& title);
 QDateTimeAxis* addTimeAxis(QChart* chart, const QString& format = QStringLiteral("HH:mm:ss"));
 QValueAxis* addValueAxis(QChart* chart, const QString& title, Qt::Alignment alignment = Qt::AlignLeft);
 QLineSeries* addLine(QChart* chart, const QString& name, QAbstractAxis* x, QAbstractAxis* y, const QColor& color);
-/// y range [0, max·1.1] (at least [0, 1]) over the given rings.
+/// y range [0, a round number ≥ max·1.05] (at least [0, 1]) over the given rings. Set only when it
+/// changes: every range change relabels the axis (a text layout per label, on the GUI thread).
 void fitValueAxis(QValueAxis* axis, std::initializer_list<const RingSeries*> rings);
+/// The smallest 1, 2 or 5 × 10^k ≥ v (v > 0).
+double niceCeil(double v);
+/// Sets a time axis to cover [fromMs, toMs], widened outwards to whole steps (≥ 1 s, about 1/50 of the
+/// span) so that a scrolling chart relabels its axis once per step instead of at every refresh.
+void followTimeAxis(QDateTimeAxis* axis, double fromMs, double toMs);
+/// Sets a value axis range only if it differs.
+void setRangeIfChanged(QValueAxis* axis, double lo, double hi);
 /// "12,345" / "1.2 M" style number for labels.
 QString formatCount(double v);
 /// "1.2 s", "3 min 20 s", "2 h 05 min".

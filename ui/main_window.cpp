@@ -83,6 +83,7 @@ MainWindow::MainWindow(DashboardEngine& engine, QWidget* parent)
     buildActions();
     restoreLayout();
     m_timer = new QTimer(this);
+    m_timer->setObjectName(QStringLiteral("statusPoll"));
     m_timer->setInterval(kPollIntervalMs);
     connect(m_timer, &QTimer::timeout, this, &MainWindow::poll);
     m_timer->start();

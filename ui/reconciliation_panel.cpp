@@ -26,6 +26,9 @@ struct RawDrill {
     AdId ad = 0;
     TimeMs minuteMs = 0;
     std::vector<TableModel::Row> rows;
+    std::vector<QVariant> backgrounds; ///< late rows tinted
+    TimeMs maxLateLatenessMs = kMinTimeMs; ///< over the late events (dropped or updated)
+    std::uint64_t withoutWatermark = 0; ///< logged before the watermark existed, or format 1
     std::uint64_t counted = 0, lateDropped = 0, lateUpdated = 0, duplicates = 0;
     bool truncated = false;
     std::string damage;
@@ -92,9 +95,16 @@ ReconciliationPanel::ReconciliationPanel(PanelContext context, QWidget* parent)
         drillDown(cell.adId, cell.minuteMs);
     });
 
-    m_raw = new TableModel({ tr("sequence"), tr("event time"), tr("second"), tr("partition"), tr("offset"),
-                               tr("country"), tr("device"), tr("IP"), tr("speed layer"), tr("click id") },
-        this);
+    m_raw
+        = new TableModel({ tr("sequence"), tr("event time"), tr("second"), tr("partition"), tr("offset"), tr("country"),
+                             tr("device"), tr("IP"), tr("lateness (s)"), tr("speed layer"), tr("click id") },
+            this);
+    m_raw->setHeaderToolTip(kRawLatenessColumn,
+        tr("Watermark at arrival − event time, in seconds: the watermark the speed layer judged the event against "
+           "(logged with it in the raw log). Negative: the event was ahead of the watermark. A window is final once "
+           "the watermark passes its end + the allowed lateness; events arriving after that are late. "
+           "\"—\": not recorded (before the first watermark, or a raw log written by an older version). Rows: "
+           "orange = late and dropped by the speed layer, yellow = late and its window updated."));
     auto* rawView = new QTableView(this);
     rawView->setModel(m_raw);
     rawView->verticalHeader()->hide();
@@ -266,6 +276,13 @@ void ReconciliationPanel::drillDown(AdId ad, TimeMs minuteMs)
                     ++d.duplicates;
                     break;
                 }
+                const bool late = e.disposition() == ClickEvent::Disposition::LateDropped
+                    || e.disposition() == ClickEvent::Disposition::LateUpdated;
+                const bool known = rec.watermarkAtArrivalMs > kMinTimeMs;
+                const TimeMs latenessMs = rec.watermarkAtArrivalMs - e.eventTimeMs;
+                d.withoutWatermark += known ? 0 : 1;
+                if (late && known)
+                    d.maxLateLatenessMs = std::max(d.maxLateLatenessMs, latenessMs);
                 if (d.rows.size() >= 5000) {
                     d.truncated = true;
                     return true;
@@ -275,8 +292,12 @@ void ReconciliationPanel::drillDown(AdId ad, TimeMs minuteMs)
                     static_cast<double>(e.eventTimeMs - minuteMs) / 1000.0, static_cast<qlonglong>(e.partition),
                     static_cast<qlonglong>(e.offset), QString::fromStdString(formatCountry(e.country)),
                     QString::fromLatin1(deviceClassName(e.device).data()), QString::fromStdString(formatIp(e.ip)),
+                    known ? QVariant(static_cast<double>(latenessMs) / 1000.0) : QVariant(QStringLiteral("—")),
                     dispositionName(e.disposition()),
                     e.hasClickId() ? QString::number(e.clickId, 16) : QStringLiteral("—") });
+                d.backgrounds.push_back(e.disposition() == ClickEvent::Disposition::LateDropped
+                        ? QVariant(QColor(255, 220, 190))
+                        : (late ? QVariant(QColor(255, 243, 205)) : QVariant()));
                 return true;
             });
             if (!reader.damage().empty())
@@ -287,9 +308,16 @@ void ReconciliationPanel::drillDown(AdId ad, TimeMs minuteMs)
             m_drillBusy = false;
             ++m_drills;
             m_raw->setRows(d.rows);
+            m_raw->setRowHints({}, d.backgrounds);
+            QString lateness;
+            if (d.maxLateLatenessMs > kMinTimeMs)
+                lateness = tr("; the late ones arrived up to %1 behind the watermark")
+                               .arg(formatDuration(static_cast<double>(d.maxLateLatenessMs)));
+            if (d.withoutWatermark > 0)
+                lateness += tr("; %1 without a recorded watermark").arg(d.withoutWatermark);
             m_rawSummary->setText(
                 tr("Ad %1, minute %2: %3 raw events — %4 counted by the speed layer, %5 late and dropped (counted "
-                   "by batch: the 'late' part of the gap), %6 late and updated, %7 duplicates (removed by both)%8%9")
+                   "by batch: the 'late' part of the gap), %6 late and updated, %7 duplicates (removed by both)%8%9%10")
                     .arg(d.ad)
                     .arg(formatTime(d.minuteMs, true))
                     .arg(d.counted + d.lateDropped + d.lateUpdated + d.duplicates)
@@ -297,6 +325,7 @@ void ReconciliationPanel::drillDown(AdId ad, TimeMs minuteMs)
                     .arg(d.lateDropped)
                     .arg(d.lateUpdated)
                     .arg(d.duplicates)
+                    .arg(lateness)
                     .arg(d.truncated ? tr("; first 5,000 listed") : QString())
                     .arg(d.damage.empty() ? QString() : tr("; raw log damage: ") + QString::fromStdString(d.damage)));
             emit drillDownUpdated();

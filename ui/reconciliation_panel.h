@@ -28,6 +28,10 @@ public:
     /// Lists the raw events of (ad, minute) in the drill-down table (off the GUI thread).
     void drillDown(engine::AdId ad, engine::TimeMs minuteMs);
 
+    /// Drill-down columns the tests read.
+    static constexpr int kRawLatenessColumn = 8;
+    static constexpr int kRawDispositionColumn = 9;
+
     TableModel* worstModel() const { return m_worst; }
     TableModel* rawModel() const { return m_raw; }
     const engine::ReconcileReport* report() const { return m_report.get(); }

@@ -12,6 +12,15 @@ TableModel::TableModel(QStringList headers, QObject* parent)
 
 void TableModel::setRows(std::vector<Row> rows)
 {
+    if (rows.size() == m_rows.size() && !rows.empty()) {
+        // Same shape (a live table refreshed in place): a reset would drop the view's selection
+        // and scroll position and make it lay out every row again; changed cells are enough.
+        m_rows = std::move(rows);
+        m_toolTips.clear();
+        m_backgrounds.clear();
+        emit dataChanged(index(0, 0), index(rowCount() - 1, columnCount() - 1));
+        return;
+    }
     beginResetModel();
     m_rows = std::move(rows);
     m_toolTips.clear();
@@ -66,8 +75,21 @@ QVariant TableModel::data(const QModelIndex& index, int role) const
     }
 }
 
+void TableModel::setHeaderToolTip(int section, const QString& text)
+{
+    if (section < 0 || section >= m_headers.size())
+        return;
+    while (m_headerToolTips.size() <= section)
+        m_headerToolTips << QString();
+    m_headerToolTips[section] = text;
+    emit headerDataChanged(Qt::Horizontal, section, section);
+}
+
 QVariant TableModel::headerData(int section, Qt::Orientation orientation, int role) const
 {
+    if (role == Qt::ToolTipRole && orientation == Qt::Horizontal && section >= 0 && section < m_headerToolTips.size()
+        && !m_headerToolTips[section].isEmpty())
+        return m_headerToolTips[section];
     if (role != Qt::DisplayRole)
         return {};
     if (orientation == Qt::Horizontal)

@@ -19,12 +19,15 @@ public:
 
     explicit TableModel(QStringList headers, QObject* parent = nullptr);
 
-    /// Replaces every row. Rows with fewer cells than headers show the rest empty.
+    /// Replaces every row. Rows with fewer cells than headers show the rest empty. With as many
+    /// rows as before the views keep their selection and scroll position (dataChanged, no reset).
     void setRows(std::vector<Row> rows);
     /// A row's tooltip / background hint per row (optional; same length as rows, or empty).
     void setRowHints(std::vector<QString> toolTips, std::vector<QVariant> backgrounds);
     const std::vector<Row>& rows() const { return m_rows; }
     const QStringList& headers() const { return m_headers; }
+    /// Tooltip of a column header (what the column means, its unit).
+    void setHeaderToolTip(int section, const QString& text);
     /// The table as CSV (RFC 4180 quoting), header line first.
     QString toCsv() const;
 
@@ -35,6 +38,7 @@ public:
 
 private:
     QStringList m_headers;
+    QStringList m_headerToolTips;
     std::vector<Row> m_rows;
     std::vector<QString> m_toolTips;
     std::vector<QVariant> m_backgrounds;

@@ -50,18 +50,35 @@ void ThroughputPanel::updateStatus(const EngineStatus& status)
             const double delta = now[i] >= m_last[i] ? static_cast<double>(now[i] - m_last[i]) : 0.0;
             m_rings[i]->add(x, delta / dt);
         }
-        for (auto& r : m_rings)
-            r->flush();
-        const auto& pts = m_rings[Received]->points();
-        m_x->setRange(QDateTime::fromMSecsSinceEpoch(static_cast<qint64>(pts.front().x())),
-            QDateTime::fromMSecsSinceEpoch(static_cast<qint64>(std::max(pts.back().x(), pts.front().x() + 1000))));
-        fitValueAxis(m_y, { m_rings[Received].get(), m_rings[Accepted].get() });
+        m_stale = true;
     }
     m_lastSequence = snap->sequence;
     m_lastSessions = status.sessions;
     m_lastWall = snap->wallSeconds;
     m_last = now;
-    const auto& c = snap->counters;
+    m_counters = snap->counters;
+    m_eventsPerSecond = snap->eventsPerWallSecond;
+    if (isVisible())
+        redraw();
+}
+
+void ThroughputPanel::showEvent(QShowEvent* event)
+{
+    Panel::showEvent(event);
+    redraw();
+}
+
+void ThroughputPanel::redraw()
+{
+    if (m_stale && !m_rings[Received]->points().empty()) {
+        m_stale = false;
+        for (auto& r : m_rings)
+            r->flush();
+        const auto& pts = m_rings[Received]->points();
+        followTimeAxis(m_x, pts.front().x(), pts.back().x());
+        fitValueAxis(m_y, { m_rings[Received].get(), m_rings[Accepted].get() });
+    }
+    const auto& c = m_counters;
     m_summary->setText(
         tr("Since start: %1 received · %2 accepted · %3 counted · %4 late (%5 dropped, %6 updated) · "
            "%7 duplicates · %8 quarantined · %9 events/s now")
@@ -70,7 +87,7 @@ void ThroughputPanel::updateStatus(const EngineStatus& status)
                 formatCount(static_cast<double>(c.lateDropped + c.lateUpdated)),
                 formatCount(static_cast<double>(c.lateDropped)), formatCount(static_cast<double>(c.lateUpdated)),
                 formatCount(static_cast<double>(c.duplicates)), formatCount(static_cast<double>(c.rejected.total())),
-                formatCount(snap->eventsPerWallSecond)));
+                formatCount(m_eventsPerSecond)));
 }
 
 } // namespace adclick::ui

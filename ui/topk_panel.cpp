@@ -17,7 +17,20 @@ namespace adclick::ui {
 
 namespace {
 constexpr int kBars = 20;
+
+/// Each QBarSet change lays out every bar of the chart again: one remove and one append per
+/// refresh (not a replace per bar), none when nothing changed.
+void setBarValues(QBarSet* set, const QList<qreal>& values)
+{
+    bool same = set->count() == values.size();
+    for (int i = 0; same && i < values.size(); ++i)
+        same = set->at(i) == values[i];
+    if (same)
+        return;
+    set->remove(0, set->count());
+    set->append(values);
 }
+} // namespace
 
 TopKPanel::TopKPanel(PanelContext context, QWidget* parent)
     : Panel(context, parent)
@@ -48,7 +61,8 @@ TopKPanel::TopKPanel(PanelContext context, QWidget* parent)
     m_table = new QTableView(this);
     m_table->setModel(m_model);
     m_table->verticalHeader()->hide();
-    m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    // Sized to the contents when the table first fills, not at every refresh (that measures all rows).
+    m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::Interactive);
     m_table->horizontalHeader()->setStretchLastSection(true);
     m_table->setAlternatingRowColors(true);
 
@@ -125,14 +139,16 @@ void TopKPanel::updateStatus(const EngineStatus& status)
             max = std::max({ max, static_cast<double>(e.count), static_cast<double>(est) });
         }
     }
+    const bool firstFill = m_model->rowCount() == 0 && !rows.empty();
     m_model->setRows(std::move(rows));
-    m_exact->remove(0, m_exact->count());
-    m_approx->remove(0, m_approx->count());
-    m_categories->clear();
-    m_categories->append(categories);
-    m_exact->append(exact);
-    m_approx->append(approx);
-    m_y->setRange(0, max * 1.1);
+    if (firstFill)
+        m_table->resizeColumnsToContents();
+    // In place: the axis is relabelled only when the ranking changed, and bars keep their items.
+    if (categories != m_categories->categories())
+        m_categories->setCategories(categories);
+    setBarValues(m_exact, exact);
+    setBarValues(m_approx, approx);
+    setRangeIfChanged(m_y, 0, niceCeil(max * 1.05));
 }
 
 } // namespace adclick::ui

@@ -1,11 +1,11 @@
 #include "watermark_panel.h"
 
 #include <QBarCategoryAxis>
-#include <QBarSeries>
 #include <QBarSet>
 #include <QDateTime>
 #include <QGridLayout>
 #include <QHeaderView>
+#include <QHorizontalBarSeries>
 #include <QLabel>
 #include <QListWidget>
 #include <QTableView>
@@ -16,6 +16,26 @@ namespace adclick::ui {
 
 using engine::kMinTimeMs;
 using engine::TimeMs;
+
+QStringList WatermarkPanel::latenessBucketLabels()
+{
+    // Chart labels are rich text: no '<'.
+    return { tr("0–1 s"), tr("1–4 s"), tr("4–16 s"), tr("16–64 s"), tr("64–256 s"), tr("256–1024 s"), tr("1024–4096 s"),
+        tr("≥ 4096 s") };
+}
+
+std::array<std::uint64_t, WatermarkPanel::kLatenessBuckets> WatermarkPanel::latenessBuckets(
+    const engine::LatenessHistogram& h)
+{
+    // Engine bucket 0 is < 1 s and bucket i is [2^(i−1), 2^i) s: shown bucket k ≥ 1 joins engine
+    // buckets 2k−1 and 2k ([4^(k−1), 4^k) s); the last one takes the rest.
+    static_assert(engine::LatenessHistogram::kBuckets == 2 * kLatenessBuckets);
+    std::array<std::uint64_t, kLatenessBuckets> out {};
+    for (int i = 0; i < engine::LatenessHistogram::kBuckets; ++i)
+        out[static_cast<std::size_t>(std::min((i + 1) / 2, kLatenessBuckets - 1))]
+            += h.counts[static_cast<std::size_t>(i)];
+    return out;
+}
 
 WatermarkPanel::WatermarkPanel(PanelContext context, QWidget* parent)
     : Panel(context, parent)
@@ -43,25 +63,19 @@ WatermarkPanel::WatermarkPanel(PanelContext context, QWidget* parent)
         addLine(lateChart, tr("late events per minute of processing time"), m_lateX, m_lateY, QColor(0xff, 0x7f, 0x0e)),
         240);
 
+    // Horizontal bars: the bucket names are read across, one per line, however narrow the chart.
     auto* histChart = new QChart;
     auto* histView = makeChartView(histChart, tr("Lateness of late events (watermark − event time)"));
-    auto* histSeries = new QBarSeries;
+    auto* histSeries = new QHorizontalBarSeries;
     m_histogram = new QBarSet(tr("late events"));
     m_histogram->setColor(QColor(0xff, 0x7f, 0x0e));
     histSeries->append(m_histogram);
     histChart->addSeries(histSeries);
     auto* cats = new QBarCategoryAxis;
-    QStringList labels;
-    for (int b = 0; b < engine::LatenessHistogram::kBuckets; ++b)
-        labels << (b == 0 ? QStringLiteral("<1") : QString::number(1 << (b - 1)));
-    cats->append(labels);
-    cats->setTitleText(tr("seconds late (bucket start)"));
-    QFont small = cats->labelsFont();
-    small.setPointSizeF(small.pointSizeF() * 0.75);
-    cats->setLabelsFont(small);
-    histChart->addAxis(cats, Qt::AlignBottom);
+    cats->append(latenessBucketLabels());
+    histChart->addAxis(cats, Qt::AlignLeft);
     histSeries->attachAxis(cats);
-    m_histY = addValueAxis(histChart, tr("events"));
+    m_histY = addValueAxis(histChart, tr("late events"), Qt::AlignBottom);
     histSeries->attachAxis(m_histY);
     histChart->legend()->hide();
 
@@ -112,25 +126,12 @@ void WatermarkPanel::updateStatus(const EngineStatus& status)
     m_lastSequence = snap->sequence;
     m_snapshot = snap;
     m_settings = status.settings;
-    const TimeMs bound = status.settings.pipeline.watermark.boundMs;
     const auto x = static_cast<double>(snap->processingTimeMs);
     m_processing->add(x, static_cast<double>(snap->processingTimeMs));
     if (snap->maxEventTimeMs > kMinTimeMs)
         m_eventTime->add(x, static_cast<double>(snap->maxEventTimeMs));
     if (snap->watermarkMs > kMinTimeMs)
         m_watermark->add(x, static_cast<double>(snap->watermarkMs));
-    double lo = x;
-    double hi = x;
-    for (auto& r : m_rings) {
-        r->flush();
-        for (const QPointF& p : r->points())
-            lo = std::min(lo, p.y());
-    }
-    const double x0 = m_processing->points().front().x();
-    m_x->setRange(QDateTime::fromMSecsSinceEpoch(static_cast<qint64>(x0)),
-        QDateTime::fromMSecsSinceEpoch(static_cast<qint64>(std::max(x, x0 + 1000))));
-    m_y->setRange(QDateTime::fromMSecsSinceEpoch(static_cast<qint64>(lo - 10000)),
-        QDateTime::fromMSecsSinceEpoch(static_cast<qint64>(hi + 10000)));
 
     // Late events per minute of processing time: one point per minute, the counter's increase.
     const TimeMs minute = snap->processingTimeMs - snap->processingTimeMs % engine::kMsPerMinute;
@@ -140,31 +141,89 @@ void WatermarkPanel::updateStatus(const EngineStatus& status)
         m_lastLateMinute = minute;
         m_lateAtMinuteStart = late;
     }
-    const std::uint64_t base = m_lateAtMinuteStart;
+    m_lateRing->setLastY(static_cast<double>(late >= m_lateAtMinuteStart ? late - m_lateAtMinuteStart : 0));
+    m_stale = true;
+    if (isVisible())
+        redraw();
+}
+
+void WatermarkPanel::showEvent(QShowEvent* event)
+{
+    Panel::showEvent(event);
+    redraw();
+}
+
+void WatermarkPanel::redraw()
+{
+    if (!m_stale || !m_snapshot)
+        return;
+    m_stale = false;
+    const auto& snap = m_snapshot;
+    const TimeMs bound = m_settings.pipeline.watermark.boundMs;
+    const auto x = static_cast<double>(snap->processingTimeMs);
+    double lo = x;
+    const double hi = x;
+    for (auto& r : m_rings) {
+        r->flush();
+        for (const QPointF& p : r->points())
+            lo = std::min(lo, p.y());
+    }
+    followTimeAxis(m_x, m_processing->points().front().x(), x);
+    followTimeAxis(m_y, lo - 10000, hi + 10000);
+    const std::uint64_t late = snap->counters.lateDropped + snap->counters.lateUpdated;
     if (!m_lateRing->points().empty()) {
-        // Replace the current minute's point with the count so far.
-        auto pts = m_lateRing->points();
-        m_lateRing->clear();
-        for (std::size_t i = 0; i + 1 < pts.size(); ++i)
-            m_lateRing->add(pts[i].x(), pts[i].y());
-        m_lateRing->add(pts.back().x(), static_cast<double>(late >= base ? late - base : 0));
         m_lateRing->flush();
-        m_lateX->setRange(QDateTime::fromMSecsSinceEpoch(static_cast<qint64>(m_lateRing->points().front().x())),
-            QDateTime::fromMSecsSinceEpoch(
-                static_cast<qint64>(m_lateRing->points().back().x() + engine::kMsPerMinute)));
+        // Whole minutes, a whole number of them per tick: HH:mm labels never repeat.
+        const auto first = static_cast<qint64>(m_lateRing->points().front().x());
+        const qint64 minutes = static_cast<qint64>(m_lateRing->points().back().x() - m_lateRing->points().front().x())
+                / engine::kMsPerMinute
+            + 1;
+        const qint64 perTick = (minutes + 4) / 5;
+        const qint64 ticks = (minutes + perTick - 1) / perTick;
+        m_lateX->setTickCount(static_cast<int>(ticks) + 1);
+        const QDateTime from = QDateTime::fromMSecsSinceEpoch(first);
+        const QDateTime to = QDateTime::fromMSecsSinceEpoch(first + ticks * perTick * engine::kMsPerMinute);
+        if (m_lateX->min() != from || m_lateX->max() != to)
+            m_lateX->setRange(from, to);
         fitValueAxis(m_lateY, { m_lateRing.get() });
     }
 
-    QList<qreal> hist;
+    const auto buckets = latenessBuckets(snap->lateness);
     double histMax = 1;
-    for (auto c : snap->lateness.counts) {
-        hist << static_cast<qreal>(c);
+    QList<qreal> values;
+    for (std::uint64_t c : buckets) {
+        values << static_cast<qreal>(c);
         histMax = std::max(histMax, static_cast<double>(c));
     }
-    m_histogram->remove(0, m_histogram->count());
-    m_histogram->append(hist);
-    m_histY->setRange(0, histMax * 1.1);
+    bool same = m_histogram->count() == static_cast<int>(values.size());
+    for (int b = 0; same && b < values.size(); ++b)
+        same = m_histogram->at(b) == values[b];
+    if (!same) { // each QBarSet change lays out every bar again: one remove, one append
+        m_histogram->remove(0, m_histogram->count());
+        m_histogram->append(values);
+    }
+    setRangeIfChanged(m_histY, 0, niceCeil(histMax * 1.05));
+    updatePartitions(*snap);
 
+    const double lagMs = snap->watermarkMs > kMinTimeMs
+        ? static_cast<double>(snap->processingTimeMs - snap->watermarkMs)
+        : std::numeric_limits<double>::quiet_NaN();
+    m_lag->setText(tr("<b>Watermark lag</b> (processing time − watermark): %1 — of which the out-of-orderness bound is "
+                      "%2. Watermark %3; max event time %4; %5 of %6 partitions idle. Late so far: %7 (policy %8, "
+                      "allowed lateness %9).")
+                       .arg(formatDuration(lagMs), formatDuration(static_cast<double>(bound)),
+                           formatTime(snap->watermarkMs, true), formatTime(snap->maxEventTimeMs, true))
+                       .arg(snap->idlePartitions)
+                       .arg(snap->partitions.size())
+                       .arg(formatCount(static_cast<double>(late)),
+                           QString::fromLatin1(engine::latePolicyName(m_settings.pipeline.window.latePolicy).data()),
+                           formatDuration(static_cast<double>(m_settings.pipeline.window.allowedLatenessMs))));
+    updateOpenWindows(*snap);
+}
+
+void WatermarkPanel::updatePartitions(const engine::PipelineSnapshot& s)
+{
+    const engine::PipelineSnapshot* snap = &s;
     // Partitions: which one holds the watermark (the minimum over the active ones).
     TimeMs leader = kMinTimeMs;
     int holder = -1;
@@ -190,25 +249,14 @@ void WatermarkPanel::updateStatus(const EngineStatus& status)
     }
     m_partitions->setRows(std::move(rows));
     m_partitions->setRowHints({}, std::move(backgrounds));
+}
 
-    const double lagMs = snap->watermarkMs > kMinTimeMs
-        ? static_cast<double>(snap->processingTimeMs - snap->watermarkMs)
-        : std::numeric_limits<double>::quiet_NaN();
-    m_lag->setText(
-        tr("<b>Watermark lag</b> (processing time − watermark): %1 — of which the out-of-orderness bound is "
-           "%2. Watermark %3; max event time %4; %5 of %6 partitions idle. Late so far: %7 (policy %8, "
-           "allowed lateness %9).")
-            .arg(formatDuration(lagMs), formatDuration(static_cast<double>(bound)), formatTime(snap->watermarkMs, true),
-                formatTime(snap->maxEventTimeMs, true))
-            .arg(snap->idlePartitions)
-            .arg(snap->partitions.size())
-            .arg(formatCount(static_cast<double>(late)),
-                QString::fromLatin1(engine::latePolicyName(status.settings.pipeline.window.latePolicy).data()),
-                formatDuration(static_cast<double>(status.settings.pipeline.window.allowedLatenessMs))));
-
+void WatermarkPanel::updateOpenWindows(const engine::PipelineSnapshot& s)
+{
+    const engine::PipelineSnapshot* snap = &s;
     // Open windows: from the one the watermark is in up to the newest event time.
-    const TimeMs windowMs = status.settings.pipeline.window.windowMs;
-    const TimeMs lateness = status.settings.pipeline.window.allowedLatenessMs;
+    const TimeMs windowMs = m_settings.pipeline.window.windowMs;
+    const TimeMs lateness = m_settings.pipeline.window.allowedLatenessMs;
     const QString selected = m_openWindows->currentItem() ? m_openWindows->currentItem()->text() : QString();
     QStringList open;
     if (snap->watermarkMs > kMinTimeMs && snap->maxEventTimeMs > kMinTimeMs) {
