@@ -58,7 +58,8 @@ QLineSeries* addLine(QChart* chart, const QString& name, QAbstractAxis* x, QAbst
 /// y range [0, a round number ≥ max·1.05] (at least [0, 1]) over the given rings. Set only when it
 /// changes: every range change relabels the axis (a text layout per label, on the GUI thread).
 void fitValueAxis(QValueAxis* axis, std::initializer_list<const RingSeries*> rings);
-/// The smallest 1, 2 or 5 × 10^k ≥ v (v > 0).
+/// The smallest m × 10^k ≥ v (v > 0), m one of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8: a round axis
+/// maximum the data fills to at least 80 %.
 double niceCeil(double v);
 /// Sets a time axis to cover [fromMs, toMs], widened outwards to whole steps (≥ 1 s, about 1/50 of the
 /// span) so that a scrolling chart relabels its axis once per step instead of at every refresh.
