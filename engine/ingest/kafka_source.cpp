@@ -40,6 +40,7 @@ struct KafkaSource::Impl {
     bool closed = false;
     bool handOver = true; ///< commit positions when partitions are released (false: abandoned)
     std::function<void()> revokeHook;
+    std::function<void(const std::vector<std::uint32_t>&)> assignHook;
     std::vector<std::pair<std::uint32_t, std::int64_t>> pendingHandOver; ///< released, commit refused so far
     int handOverAttempts = 0;
 
@@ -271,6 +272,14 @@ struct KafkaSource::Impl {
     void assign(rd_kafka_topic_partition_list_t* parts, bool cooperative)
     {
         retryHandOver(); // the group is up again: what we released last time goes to the next owner now
+        if (assignHook) { // the app restores these partitions and seeks them (seek() below sets next[p])
+            std::vector<std::uint32_t> added;
+            for (int i = 0; i < parts->cnt; ++i) {
+                grow(static_cast<std::uint32_t>(parts->elems[i].partition) + 1);
+                added.push_back(static_cast<std::uint32_t>(parts->elems[i].partition));
+            }
+            assignHook(added);
+        }
         // What the group holds: another member's hand-over (or our own earlier commit).
         const std::vector<std::int64_t> committed = committedOffsets(parts);
         for (int i = 0; i < parts->cnt; ++i) {
@@ -453,6 +462,7 @@ void KafkaSource::close()
         return;
     d.closed = true;
     d.revokeHook = nullptr;
+    d.assignHook = nullptr;
     if (d.consumer && d.subscribed) {
         // Our positions are durable by now (the final checkpoint came first): hand them over.
         KafkaPartitionList positions(rd_kafka_topic_partition_list_new(static_cast<int>(d.next.size())));
@@ -585,6 +595,11 @@ bool KafkaSource::partitionActive(std::uint32_t partition) const
 void KafkaSource::setRevokeHook(std::function<void()> hook)
 {
     m_impl->revokeHook = std::move(hook);
+}
+
+void KafkaSource::setAssignHook(std::function<void(const std::vector<std::uint32_t>&)> hook)
+{
+    m_impl->assignHook = std::move(hook);
 }
 
 void KafkaSource::commitDurable(const std::vector<std::int64_t>& lastOffsets)

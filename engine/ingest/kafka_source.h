@@ -70,6 +70,10 @@ public:
     /// Runs before partitions are released in a rebalance (inside poll()): make everything handed
     /// out so far durable (a checkpoint). Null: nothing to do (no store).
     void setRevokeHook(std::function<void()> hook);
+    /// Runs when partitions are assigned (inside poll()), before their start positions are chosen:
+    /// an owner of partition state elsewhere (the shared store) restores it and seek()s each one;
+    /// the partition then starts at max(that position, the group's committed offset).
+    void setAssignHook(std::function<void(const std::vector<std::uint32_t>&)> hook);
     /// Commits to the group, for partitions still assigned, the positions after `lastOffsets`
     /// (last durable offset per partition, -1: none) — call after a checkpoint committed.
     void commitDurable(const std::vector<std::int64_t>& lastOffsets);

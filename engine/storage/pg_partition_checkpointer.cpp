@@ -23,8 +23,11 @@ StoreStatus PgPartitionCheckpointer::claimAndRestore(Pipeline& pipeline, EventSo
         error = m_store.error();
         return s;
     }
-    if (m_position.sequence == 0) // never checkpointed: a fresh start
+    if (m_position.sequence == 0) { // never checkpointed: a fresh start
+        if (m_raw && !m_raw->open(m_position.epoch, 0, error))
+            return StoreStatus::IoError;
         return StoreStatus::Ok;
+    }
     if (!pipeline.restoreState(m_position.state, error)) {
         error = "partition " + std::to_string(m_position.partition) + ": " + error;
         return StoreStatus::IoError;
@@ -43,6 +46,11 @@ StoreStatus PgPartitionCheckpointer::claimAndRestore(Pipeline& pipeline, EventSo
         error = m_store.error();
         return StoreStatus::IoError;
     }
+    if (m_raw) {
+        m_recordsReplayed = m_raw->replay(m_position, pipeline, m_warnings);
+        if (!m_raw->open(m_position.epoch, m_position.rawEnd.nextSequence, error))
+            return StoreStatus::IoError;
+    }
     pipeline.finishRestore();
     if (!source.seek(m_position.partition, m_position.lastOffset)) {
         error = "the source cannot resume partition " + std::to_string(m_position.partition) + " after offset "
@@ -50,6 +58,12 @@ StoreStatus PgPartitionCheckpointer::claimAndRestore(Pipeline& pipeline, EventSo
         return StoreStatus::IoError;
     }
     return StoreStatus::Ok;
+}
+
+void PgPartitionCheckpointer::onBatch(const IngestBatch& batch)
+{
+    if (m_raw && !m_rawFailed && !m_raw->append(batch))
+        m_rawFailed = true;
 }
 
 void PgPartitionCheckpointer::onResults(
@@ -68,6 +82,11 @@ void PgPartitionCheckpointer::onResults(
 
 StoreStatus PgPartitionCheckpointer::checkpoint(Pipeline& pipeline)
 {
+    if (m_rawFailed) // events counted but not logged: never commit them (the next owner recounts)
+        {
+        m_rawError = "raw log: " + m_raw->error();
+        return StoreStatus::IoError;
+    }
     PipelineCheckpoint ck;
     pipeline.captureCheckpoint(ck);
     PartitionCheckpointData data;
@@ -92,6 +111,14 @@ StoreStatus PgPartitionCheckpointer::checkpoint(Pipeline& pipeline)
         data.rows.push_back(row);
     data.lateDrops = m_lateDrops;
     data.quarantined = pipeline.counters().rejected.byReason;
+    if (m_raw) {
+        if (!m_raw->cut(data.position.rawEnd))
+            {
+        m_rawError = "raw log: " + m_raw->error();
+        return StoreStatus::IoError;
+    }
+        data.position.rawEpoch = data.position.epoch;
+    }
     const StoreStatus s = m_store.writePartitionCheckpoint(data);
     if (s != StoreStatus::Ok)
         return s;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "pipeline/pipeline.h"
+#include "storage/pg_partition_raw_log.h"
 #include "storage/pg_store.h"
 
 #include <map>
@@ -16,9 +17,10 @@ namespace adclick::engine {
 /// totals, its pipeline state and its last offset, in one transaction that is refused (Fenced)
 /// once another owner claimed the partition.
 ///
-/// Not yet: the partition's raw log, from which the single-process recovery also rebuilds
-/// de-duplication ids and top-K counts; until it exists a resend that straddles a move of its
-/// partition is not recognised as one (docs/SCALE-OUT.md, next steps).
+/// With a raw log (setRawLog), every accepted event is logged under the claim's epoch before a
+/// checkpoint can include it, and a claim replays the partition's log chain from the pipeline's
+/// replay point: de-duplication ids and top-K counts move with the partition, so a resend that
+/// straddles a move is still recognised. Without one, they start empty after a move.
 class PgPartitionCheckpointer final : public PipelineSink {
 public:
     PgPartitionCheckpointer(PgStore& store, std::string sourceKey, std::uint32_t partition, std::string owner);
@@ -28,16 +30,28 @@ public:
     /// seeks `source` to after the last counted offset. Without a checkpoint the pipeline starts
     /// empty and the source where the group left it.
     StoreStatus claimAndRestore(Pipeline& pipeline, EventSource& source, std::string& error);
+    /// Logs the partition's accepted events to `rawLog` (call before claimAndRestore).
+    void setRawLog(std::unique_ptr<PartitionRawLog> rawLog) { m_raw = std::move(rawLog); }
     /// Commits what `pipeline` did since the previous checkpoint. Fenced: the partition belongs to
     /// another owner now — stop processing it (nothing was written).
     StoreStatus checkpoint(Pipeline& pipeline);
 
+    void onBatch(const IngestBatch& batch) override;
     void onResults(std::span<const WindowResult> results, std::span<const LateDropDelta> lateDrops,
         std::span<const WindowSummary> summaries) override;
 
     const PartitionCheckpoint& position() const { return m_position; }
     std::uint64_t rowsRestored() const { return m_rowsRestored; }
-    const std::string& error() const { return m_store.error(); }
+    std::uint64_t recordsReplayed() const { return m_recordsReplayed; }
+    /// What the restore could not rebuild (raw log gaps or damage); empty when complete.
+    const std::vector<std::string>& warnings() const { return m_warnings; }
+    /// Seals the raw log segment (after the last checkpoint, when the partition is released).
+    void closeRawLog()
+    {
+        if (m_raw)
+            m_raw->close();
+    }
+    const std::string& error() const { return m_rawError.empty() ? m_store.error() : m_rawError; }
 
 private:
     PgStore& m_store;
@@ -46,6 +60,11 @@ private:
     std::map<WindowKey, MinuteRow> m_final; ///< cells final (or corrected) since the last committed checkpoint
     std::vector<LateDropDelta> m_lateDrops;
     std::uint64_t m_rowsRestored = 0;
+    std::uint64_t m_recordsReplayed = 0;
+    std::unique_ptr<PartitionRawLog> m_raw;
+    bool m_rawFailed = false; ///< an append failed: no checkpoint may claim those events
+    std::vector<std::string> m_warnings;
+    std::string m_rawError;
 };
 
 } // namespace adclick::engine
