@@ -2,6 +2,7 @@
 
 #include "pg_rest_server.h"
 #include "pg_shared_queries.h"
+#include "serve_process.h"
 #include "storage/pg_partitioned_ingest.h"
 
 #include <QCoreApplication>
@@ -61,21 +62,7 @@ std::string validateScaleServeOptions(const ServeOptions& o)
 int runScaleServe(const ServeOptions& options, std::FILE* out, std::FILE* err)
 {
     g_stop.store(false);
-    auto previousInt = std::signal(SIGINT, onScaleServeSignal);
-    auto previousTerm = std::signal(SIGTERM, onScaleServeSignal);
-    auto previousPipe = std::signal(SIGPIPE, SIG_IGN);
-    auto restore = [&] {
-        std::signal(SIGINT, previousInt);
-        std::signal(SIGTERM, previousTerm);
-        std::signal(SIGPIPE, previousPipe);
-    };
-    std::unique_ptr<QCoreApplication> ownApp;
-    if (!QCoreApplication::instance()) {
-        static int argc = 1;
-        static char name[] = "adclick";
-        static char* argv[] = { name, nullptr };
-        ownApp = std::make_unique<QCoreApplication>(argc, argv);
-    }
+    const ServeProcessScope process(onScaleServeSignal);
 
     const RunOptions& run = options.run;
     PgSharedQueries queries(options.storeUrl, run.kafka.topic);
@@ -97,7 +84,6 @@ int runScaleServe(const ServeOptions& options, std::FILE* out, std::FILE* err)
     if (port == 0) {
         std::fprintf(err, "adclick: cannot listen on %s:%u: address in use or not available\n",
             hostText.toUtf8().constData(), options.port);
-        restore();
         return 1;
     }
     if (!options.address.isLoopback())
@@ -163,7 +149,6 @@ int runScaleServe(const ServeOptions& options, std::FILE* out, std::FILE* err)
     g_ingest.store(nullptr);
     server.reset();
     const PartitionedIngestStatus last = ingest->status();
-    restore();
     std::fprintf(out,
         "adclick serve: stopped (%llu partitions claimed, %llu released, %llu checkpoints, %llu events)\n",
         static_cast<unsigned long long>(last.claims), static_cast<unsigned long long>(last.releases),

@@ -4,6 +4,7 @@
 #include "query/query_service.h"
 #include "rest_server.h"
 #include "scale_serve.h"
+#include "serve_process.h"
 
 #include <QCoreApplication>
 #include <QTimer>
@@ -154,21 +155,7 @@ int runServeCommand(const ServeOptions& options, std::FILE* out, std::FILE* err)
     if (!options.storeUrl.empty())
         return runScaleServe(options, out, err);
     g_stop.store(false);
-    auto previousInt = std::signal(SIGINT, onServeSignal);
-    auto previousTerm = std::signal(SIGTERM, onServeSignal);
-    auto previousPipe = std::signal(SIGPIPE, SIG_IGN);
-    auto restore = [&] {
-        std::signal(SIGINT, previousInt);
-        std::signal(SIGTERM, previousTerm);
-        std::signal(SIGPIPE, previousPipe);
-    };
-    std::unique_ptr<QCoreApplication> ownApp;
-    if (!QCoreApplication::instance()) {
-        static int argc = 1;
-        static char name[] = "adclick";
-        static char* argv[] = { name, nullptr };
-        ownApp = std::make_unique<QCoreApplication>(argc, argv);
-    }
+    const ServeProcessScope process(onServeSignal);
     if (const std::string warning = speedFaultWarning(options.run); !warning.empty())
         std::fprintf(err, "adclick: warning: %s\n", warning.c_str());
 
@@ -191,7 +178,6 @@ int runServeCommand(const ServeOptions& options, std::FILE* out, std::FILE* err)
     if (port == 0) {
         std::fprintf(err, "adclick: cannot listen on %s:%u: %s\n", host.toUtf8().constData(), options.port,
             server->servers().isEmpty() ? "address in use or not available" : "listen failed");
-        restore();
         return 1;
     }
     if (!isLoopback(options.address))
@@ -204,7 +190,6 @@ int runServeCommand(const ServeOptions& options, std::FILE* out, std::FILE* err)
         session.requestStop();
     if (!session.open()) {
         g_session.store(nullptr);
-        restore();
         return 1;
     }
     queries.setLiveSnapshotProvider([&session] { return session.snapshot(); });
@@ -244,7 +229,6 @@ int runServeCommand(const ServeOptions& options, std::FILE* out, std::FILE* err)
     server.reset(); // waits for queries in flight
     queries.setLiveSnapshotProvider({});
     g_session.store(nullptr);
-    restore();
     std::fprintf(out, "adclick serve: stopped\n");
     std::fflush(out);
     return exitCode.load();
