@@ -29,16 +29,6 @@ std::int64_t wallNowMs()
     return QDateTime::currentMSecsSinceEpoch();
 }
 
-bool plausibleAdId(const QString& s)
-{
-    if (s.isEmpty() || s.toUtf8().size() > 128)
-        return false;
-    for (QChar c : s)
-        if (c.unicode() < 0x20 || c.unicode() == 0x7f)
-            return false;
-    return true;
-}
-
 RestServer::Reply notAvailable(const QString& what, const QString& parameter = {})
 {
     QJsonObject e = api::error(501, "not available with a PostgreSQL store yet", parameter);

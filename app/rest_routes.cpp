@@ -41,17 +41,6 @@ RestServer::Reply queryError(QueryStatus status, const std::string& error, const
     return errorReply(code, QString::fromStdString(error), parameter.empty() ? QString() : restParameter(parameter));
 }
 
-/// An ad id as the client wrote it: printable, at most 128 bytes.
-bool plausibleAdId(const QString& s)
-{
-    if (s.isEmpty() || s.toUtf8().size() > 128)
-        return false;
-    for (QChar c : s)
-        if (c.unicode() < 0x20 || c.unicode() == 0x7f)
-            return false;
-    return true;
-}
-
 std::int64_t wallNowMs()
 {
     return QDateTime::currentMSecsSinceEpoch();

@@ -12,6 +12,17 @@
 
 namespace adclick::app {
 
+/// An ad id as the client wrote it: printable, at most 128 bytes.
+inline bool plausibleAdId(const QString& s)
+{
+    if (s.isEmpty() || s.toUtf8().size() > 128)
+        return false;
+    for (QChar c : s)
+        if (c.unicode() < 0x20 || c.unicode() == 0x7f)
+            return false;
+    return true;
+}
+
 /// Builds a JSON reply.
 inline RestServer::Reply jsonReply(int status, const QJsonObject& body)
 {
