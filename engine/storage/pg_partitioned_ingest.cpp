@@ -58,8 +58,8 @@ bool PartitionedIngest::open()
     m_source->setAssignHook([this](const std::vector<std::uint32_t>& parts) { adopt(parts); });
     m_source->setRevokeHook([this] { drainAndCheckpointAll(); });
     m_lastCheckpointWallMs = wallNowMs();
-    heartbeat();
     publishStatus();
+    heartbeat();
     return true;
 }
 
@@ -108,8 +108,8 @@ bool PartitionedIngest::step()
     if (wallNowMs() - m_lastCheckpointWallMs >= m_config.checkpointIntervalMs) {
         if (!checkpointAll(true))
             return false;
-        heartbeat();
         publishStatus();
+        heartbeat();
     }
     return !m_failed;
 }
@@ -209,47 +209,41 @@ void PartitionedIngest::close()
     m_owned.clear();
     m_router.reset();
     m_source.reset(); // after a failure: leaves without handing positions over
+    publishStatus();
     if (m_store)
         heartbeat();
-    publishStatus();
     m_store.reset();
 }
 
 void PartitionedIngest::heartbeat()
 {
+    // The instance row carries what status() shows (published just before: one source status read).
     if (!m_store)
         return;
-    const SourceStatus source = m_source ? m_source->status() : SourceStatus {};
-    m_counters.sourceState = m_source ? source.state : "stopped";
+    const PartitionedIngestStatus s = status();
     std::string json = "{\"partitions\":[";
     bool first = true;
-    std::uint64_t accepted = 0;
-    for (const auto& [p, o] : m_owned) {
-        std::int64_t lag = -1;
-        for (const SourcePartitionStatus& s : source.partitions)
-            if (s.partition == p)
-                lag = s.lag;
-        const PartitionCheckpoint& pos = o.checkpointer->position();
-        json += (first ? "" : ",") + std::string("{\"partition\":") + std::to_string(p)
-            + ",\"epoch\":" + std::to_string(pos.epoch) + ",\"last_offset\":" + std::to_string(pos.lastOffset)
-            + ",\"lag\":" + std::to_string(lag) + ",\"watermark_ms\":" + std::to_string(o.pipeline->watermark())
-            + ",\"accepted\":" + std::to_string(o.pipeline->counters().accepted) + "}";
+    for (const OwnedPartitionStatus& p : s.partitions) {
+        json += (first ? "" : ",") + std::string("{\"partition\":") + std::to_string(p.partition)
+            + ",\"epoch\":" + std::to_string(p.epoch) + ",\"last_offset\":" + std::to_string(p.lastOffset)
+            + ",\"lag\":" + std::to_string(p.lag) + ",\"watermark_ms\":" + std::to_string(p.watermarkMs)
+            + ",\"accepted\":" + std::to_string(p.accepted) + "}";
         first = false;
-        accepted += o.pipeline->counters().accepted;
     }
-    json += "],\"accepted\":" + std::to_string(accepted) + ",\"claims\":" + std::to_string(m_counters.claims)
-        + ",\"releases\":" + std::to_string(m_counters.releases) + ",\"fenced\":" + std::to_string(m_counters.fenced)
+    json += "],\"accepted\":" + std::to_string(s.accepted) + ",\"claims\":" + std::to_string(s.claims)
+        + ",\"releases\":" + std::to_string(s.releases) + ",\"fenced\":" + std::to_string(s.fenced)
         + ",\"checkpoint_interval_ms\":" + std::to_string(m_config.checkpointIntervalMs)
         + ",\"last_checkpoint_wall_ms\":" + std::to_string(m_lastCheckpointWallMs)
-        + ",\"state\":" + jsonString(m_closed ? "stopped" : (m_failed ? "failed" : m_counters.sourceState)) + "}";
+        + ",\"state\":" + jsonString(m_closed ? "stopped" : (m_failed ? "failed" : s.sourceState)) + "}";
     (void)m_store->heartbeat(m_config.instanceId, m_config.host, json);
 }
 
 void PartitionedIngest::publishStatus()
 {
-    PartitionedIngestStatus s = m_counters;
     const SourceStatus source = m_source ? m_source->status() : SourceStatus {};
-    s.accepted = 0;
+    m_counters.sourceState = m_source ? source.state : "stopped";
+    PartitionedIngestStatus s = m_counters;
+    s.accepted = m_closed ? m_counters.accepted : 0; // after close(): the last figure, not an empty sum
     s.unrouted = m_router ? m_router->unrouted() : m_counters.unrouted;
     m_counters.unrouted = s.unrouted;
     for (const auto& [p, o] : m_owned) {

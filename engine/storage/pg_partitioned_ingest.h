@@ -48,7 +48,7 @@ struct PartitionedIngestStatus {
     std::uint64_t releases = 0; ///< partitions released (revoked, checkpointed first)
     std::uint64_t fenced = 0; ///< partitions lost to a newer claim (their last checkpoint refused)
     std::uint64_t checkpoints = 0; ///< committed partition checkpoints
-    std::uint64_t accepted = 0; ///< events accepted since start, all partitions
+    std::uint64_t accepted = 0; ///< sum over the partitions owned now (their pipelines' counters); after close() the last figure
     std::int64_t lastCheckpointWallMs = 0;
     std::uint64_t unrouted = 0; ///< records of partitions without a pipeline here (must stay 0)
     std::string sourceState = "connecting"; ///< the consumer's health
